@@ -1,0 +1,44 @@
+"""Shared fixtures: a local[2] Spark session, a real standalone cluster on 127.0.0.1, spark-submit."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import pytest
+
+from support import REPO, free_port, python_env
+
+CLUSTER_SCRIPTS = REPO / "cluster" / "local-standalone"
+
+
+@pytest.fixture(scope="session")
+def spark():
+    """A session-scoped local[2] SparkSession with the UI off."""
+    import sparkdl_kit as sdk
+
+    session = sdk.get_session("sparkdl_kit-tests", master="local[2]", conf={
+        "spark.ui.enabled": "false",
+        "spark.sql.shuffle.partitions": "4",
+        "spark.driver.memory": "2g",
+    })
+    yield session
+    session.stop()
+
+
+@pytest.fixture(scope="session")
+def standalone_cluster(tmp_path_factory):
+    """A real Spark standalone cluster on 127.0.0.1: one master and two 1-core workers. Yields its URL."""
+    workdir = tmp_path_factory.mktemp("standalone")
+    cmd = ["bash", str(CLUSTER_SCRIPTS / "start.sh"), "--workers", "2", "--cores", "1", "--memory", "2g",
+           "--port", str(free_port()), "--webui-port", str(free_port()), "--dir", str(workdir)]
+    started = subprocess.run(cmd, capture_output=True, text=True, timeout=240,
+                             env=python_env(PYTHON=sys.executable))
+    try:
+        if started.returncode != 0:
+            logs = "\n".join(f"--- {p.name}\n{p.read_text()[-3000:]}" for p in (workdir / "logs").glob("*.log"))
+            pytest.fail(f"standalone cluster did not start: {started.stderr}\n{logs}")
+        yield started.stdout.strip().splitlines()[-1]
+    finally:
+        subprocess.run(["bash", str(CLUSTER_SCRIPTS / "stop.sh"), "--dir", str(workdir)],
+                       capture_output=True, timeout=120)
