@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 
@@ -10,6 +11,11 @@ import pytest
 from support import REPO, free_port, python_env
 
 CLUSTER_SCRIPTS = REPO / "cluster" / "local-standalone"
+
+# Spark's Python workers and Horovod's processes unpickle functions defined in test modules by
+# reference: they need the tests folder (and the repo) on their path too.
+os.environ["PYTHONPATH"] = os.pathsep.join(
+    [str(REPO / "tests"), str(REPO)] + [p for p in os.environ.get("PYTHONPATH", "").split(os.pathsep) if p])
 
 
 @pytest.fixture(scope="session")

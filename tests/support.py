@@ -14,7 +14,7 @@ REPO = Path(__file__).resolve().parents[1]
 def python_env(**extra: str) -> dict[str, str]:
     """The environment for child processes: this interpreter for Spark's driver and executors."""
     env = dict(os.environ, PYSPARK_PYTHON=sys.executable, PYSPARK_DRIVER_PYTHON=sys.executable,
-               PYTHONPATH=str(REPO), TF_CPP_MIN_LOG_LEVEL="2")
+               PYTHONPATH=os.pathsep.join([str(REPO), str(REPO / "tests")]), TF_CPP_MIN_LOG_LEVEL="2")
     env.update(extra)
     return env
 
