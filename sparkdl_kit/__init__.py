@@ -9,6 +9,7 @@ Example:
 """
 
 from sparkdl_kit import errors
+from sparkdl_kit.dataset import Dataset, materialize
 from sparkdl_kit.doctor import doctor
 from sparkdl_kit.launch import run, worker_context
 from sparkdl_kit.ml import KerasEstimator, KerasModel
@@ -18,4 +19,5 @@ from sparkdl_kit.train import TrainConfig, TrainResult, train
 __version__ = "0.1.0"
 
 __all__ = ["__version__", "errors", "doctor", "get_session", "run", "worker_context",
-           "train", "TrainConfig", "TrainResult", "KerasEstimator", "KerasModel"]
+           "train", "TrainConfig", "TrainResult", "KerasEstimator", "KerasModel",
+           "materialize", "Dataset"]

@@ -1,0 +1,42 @@
+"""Numpy batches -> a ``tf.data.Dataset`` of ``(features, labels)``.
+
+Example:
+    >>> ds = to_tf_dataset(make_batches, {"x": ((64,), "float32"), "y": ((), "int64")}, ["x"], "y",
+    ...                    batch_size=32)   # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+from typing import Callable, Iterator
+
+from sparkdl_kit._deps import require
+
+
+def to_tf_dataset(make_batches: Callable[[], Iterator[dict]], columns: dict[str, tuple], feature_cols: list[str],
+                  label_col: str | None, batch_size: int | None, transform_fn: Callable | None = None,
+                  prefetch: int | None = None):
+    """Wraps a batch generator factory as a tf.data pipeline.
+
+    Args:
+        make_batches: called once per iteration of the dataset; returns an iterator of batch dicts.
+        columns: ``{column: (row shape, dtype name)}`` for every column the batches hold.
+        feature_cols: the features; one yields a tensor, several yield a dict ``{column: tensor}``.
+        label_col: the label, or ``None`` (then only the features are yielded).
+        batch_size: the static batch dimension, or ``None`` when the last batch may be smaller.
+        transform_fn: ``fn(features, labels) -> (features, labels)`` (``fn(features)`` without a label),
+            applied with ``tf.data``'s parallel map.
+        prefetch: batches to prefetch (default: autotuned).
+    """
+    tf = require("tensorflow")
+    signature = {c: tf.TensorSpec((batch_size, *shape), tf.as_dtype(dtype)) for c, (shape, dtype) in columns.items()}
+    ds = tf.data.Dataset.from_generator(make_batches, output_signature=signature)
+    single = len(feature_cols) == 1
+
+    def split(batch):
+        features = batch[feature_cols[0]] if single else {c: batch[c] for c in feature_cols}
+        return (features, batch[label_col]) if label_col is not None else features
+
+    ds = ds.map(split)
+    if transform_fn is not None:
+        ds = ds.map(transform_fn, num_parallel_calls=tf.data.AUTOTUNE)
+    return ds.prefetch(tf.data.AUTOTUNE if prefetch is None else prefetch)
