@@ -16,7 +16,7 @@ test-fast: setup  ## everything but the slow tests
 
 demo: setup  ## the main job
 	$(PY) -m sparkdl_kit doctor
-	$(PY) jobs/allreduce.py --num-proc 2
+	$(PY) jobs/demo.py --num-proc 2
 
 bench: setup  ## every benchmark under bench/, each printing its ratios
 	@set -e; for b in bench/bench_*.py; do echo "== $$b"; $(PY) $$b; done

@@ -13,6 +13,7 @@ from pyspark.ml.util import MLReadable, MLReader, MLWritable, MLWriter
 from sparkdl_kit._deps import require
 from sparkdl_kit.errors import DatasetExistsError, DatasetNotFoundError
 from sparkdl_kit.store.run_store import local_path
+from sparkdl_kit.train.model_source import save_portable
 
 _METADATA = "metadata.json"
 _KERAS_FILE = "model.keras"
@@ -77,7 +78,7 @@ class _KerasModelWriter(MLWriter):
         shutil.rmtree(tmp, ignore_errors=True)
         os.makedirs(tmp)
         try:
-            self.instance.keras_model.save(os.path.join(tmp, _KERAS_FILE), include_optimizer=False)
+            save_portable(self.instance.keras_model, os.path.join(tmp, _KERAS_FILE))
             with open(os.path.join(tmp, _METADATA), "w", encoding="utf-8") as f:
                 json.dump(self.instance._metadata(), f, indent=2, default=str)
             if os.path.exists(folder):

@@ -68,11 +68,25 @@ class ModelSource:
         return model
 
 
+def save_portable(model, path: str) -> None:
+    """Saves architecture and weights in the Keras v3 ``.keras`` format, without the optimizer.
+
+    A model compiled with Horovod's DistributedOptimizer is cloned first, so that the file loads anywhere
+    without Horovod.
+    """
+    if getattr(model, "optimizer", None) is not None:
+        tf = require("tensorflow")
+        plain = tf.keras.models.clone_model(model)
+        plain.set_weights(model.get_weights())
+        model = plain
+    model.save(path)
+
+
 def serialize_model(model) -> bytes:
-    """The bytes of ``model`` saved in the Keras v3 ``.keras`` format (architecture and weights)."""
+    """The bytes of ``model`` saved by :func:`save_portable`."""
     with tempfile.TemporaryDirectory() as tmp:
         path = os.path.join(tmp, "model.keras")
-        model.save(path, include_optimizer=False)
+        save_portable(model, path)
         with open(path, "rb") as f:
             return f.read()
 

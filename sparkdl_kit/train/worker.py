@@ -11,7 +11,7 @@ from typing import Any
 from sparkdl_kit._deps import require
 from sparkdl_kit.store import RunStore
 from sparkdl_kit.train.config import TrainConfig
-from sparkdl_kit.train.model_source import ModelSource
+from sparkdl_kit.train.model_source import ModelSource, save_portable
 
 TRAIN, VALIDATION = "train", "validation"
 
@@ -119,7 +119,7 @@ def save_model_atomically(model, path: str) -> None:
     fd, tmp = tempfile.mkstemp(prefix=".model.tmp-", suffix=".keras", dir=folder)
     os.close(fd)
     try:
-        model.save(tmp, include_optimizer=False, overwrite=True)
+        save_portable(model, tmp)
         os.replace(tmp, path)
     finally:
         if os.path.exists(tmp):
