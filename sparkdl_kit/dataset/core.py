@@ -25,6 +25,11 @@ from sparkdl_kit.errors import ConfigError, DatasetNotFoundError
 
 logger = logging.getLogger(__name__)
 
+#: Row groups mixed into every batch when shuffling (the shuffle buffer), unless ``shuffle_buffer`` says otherwise.
+DEFAULT_OPEN_ROW_GROUPS = 4
+#: Bytes handed from Python to tf.data at a time (several batches per hand-off).
+TF_HANDOFF_BYTES = 16 << 20
+
 
 def _default_reader_class():
     from sparkdl_kit.dataset.reader.petastorm import PetastormReader
@@ -162,7 +167,8 @@ class Dataset:
         ``features`` is a tensor when there is one feature column and a dict ``{column: tensor}``
         otherwise; without a label column only ``features`` is yielded. Rows are read a row group at
         a time (row groups of this rank: every ``size``-th after a seeded shuffle), converted to numpy
-        in bulk, shuffled within a window of ``shuffle_buffer`` rows, and cut into batches.
+        in bulk and permuted by the reading threads, then cut into batches that each mix rows of
+        several row groups (the shuffle buffer).
 
         Args:
             split: ``"train"`` or ``"validation"``.
@@ -179,7 +185,8 @@ class Dataset:
             transform_fn: ``fn(features, labels) -> (features, labels)``, run by tf.data's parallel map.
             drop_remainder: full batches only (static batch size); ``False`` for an exact pass, e.g.
                 evaluation with ``shard=(0, 1)`` and ``num_epochs=1``.
-            shuffle_buffer: rows in the shuffle window (default: about two row groups).
+            shuffle_buffer: rows in the shuffle buffer, rounded up to whole row groups; every batch
+                mixes rows of that many row groups (default: 4 row groups).
             workers: reading threads.
             reader_class: a :class:`~sparkdl_kit.dataset.reader.base.Reader` implementation
                 (default: :class:`~sparkdl_kit.dataset.reader.petastorm.PetastormReader`).
@@ -197,16 +204,23 @@ class Dataset:
             raise ConfigError(f"transform_fn={transform_fn!r}; expected a function (features, labels) -> "
                               "(features, labels), or None.")
         opened: list[Reader] = []
+        group = int(min(256, max(2, TF_HANDOFF_BYTES // (batch_size * self._row_bytes()))))
         make = self._batch_factory(split, batch_size, shard, shuffle, seed, num_epochs, drop_remainder,
-                                   shuffle_buffer, workers, reader_class, opened)
+                                   shuffle_buffer, workers, reader_class, opened, group)
         try:
             yield to_tf_dataset(make, self._columns(), self.feature_cols, self.label_col,
                                 batch_size if drop_remainder else None, transform_fn, prefetch)
         finally:
             _close_all(opened)
 
+    def _row_bytes(self) -> int:
+        size = 8 if self.label_col else 0
+        for col in self.feature_cols:
+            size += int(np.prod(self.feature_shapes[col], dtype=np.int64)) * np.dtype(self.info.feature_dtypes[col]).itemsize
+        return max(size, 1)
+
     def _batch_factory(self, split, batch_size, shard, shuffle, seed, num_epochs, drop_remainder, shuffle_buffer,
-                       workers, reader_class, opened):
+                       workers, reader_class, opened, group=1):
         info = self._split(split)
         _positive("batch_size", batch_size)
         _positive("workers", workers)
@@ -215,9 +229,10 @@ class Dataset:
             _positive("num_epochs", num_epochs)
         if seed is not None and not isinstance(seed, (int, np.integer)):
             raise ConfigError(f"seed={seed!r}; expected an integer or None.")
-        if shuffle_buffer is None:
-            per_group = max(info.row_groups) if info.row_groups else batch_size
-            shuffle_buffer = 2 * per_group
+        if shuffle_buffer is not None:
+            _positive("shuffle_buffer", shuffle_buffer)
+        per_group = max(1, sum(info.row_groups) // len(info.row_groups)) if info.row_groups else batch_size
+        open_chunks = DEFAULT_OPEN_ROW_GROUPS if shuffle_buffer is None else -(-shuffle_buffer // per_group)
         reader_class = reader_class or _default_reader_class()
         url, columns = self.split_url(split), self._columns()
         total = None
@@ -226,17 +241,23 @@ class Dataset:
         lock = threading.Lock()
 
         def make() -> Iterator[dict[str, np.ndarray]]:
-            reader = reader_class(url, list(columns), shard=(rank, size), shuffle=shuffle, seed=seed,
+            reader = reader_class(url, list(columns), shard=(rank, size), shuffle=shuffle,
+                                  seed=None if seed is None else int(seed),
                                   num_epochs=None if drop_remainder else num_epochs, workers=workers)
             with lock:
                 opened.append(reader)
-            rng = np.random.default_rng(None if seed is None else (int(seed), rank))
             try:
                 out = batches(reader, {c: s for c, (s, _) in columns.items()}, {c: d for c, (_, d) in columns.items()},
-                              batch_size, shuffle, shuffle_buffer, rng, drop_remainder)
-                for i, batch in enumerate(out):
-                    if total is not None and i >= total:
+                              batch_size, shuffle, open_chunks, drop_remainder, group)
+                done = 0
+                for batch in out:
+                    if total is not None and done >= total:
                         break
+                    count = len(next(iter(batch.values()))) if group > 1 else 1
+                    if total is not None and done + count > total:
+                        batch = {k: v[:total - done] for k, v in batch.items()}
+                        count = total - done
+                    done += count
                     yield batch
             finally:
                 reader.close()

@@ -1,4 +1,11 @@
-"""Chunks of rows -> fixed-size batches, shuffled within a window of rows, all in numpy.
+"""Chunks of rows -> fixed-size batches, in numpy, with rows mixed across several row groups.
+
+Each chunk (a row group) arrives already permuted by the reading thread when shuffling. The batcher
+keeps ``open_chunks`` of them open and builds every batch from slices of all of them, in
+proportion to the rows each has left, so a batch holds rows of several row groups and every open
+row group drains at the same pace: a shuffle within a buffer of ``open_chunks`` row groups that
+costs one copy per row (the batch itself). Without shuffling, batches are views of one chunk,
+except where a batch straddles two chunks.
 
 Example:
     >>> import numpy as np
@@ -29,58 +36,69 @@ def _rows(chunk: dict) -> int:
     return len(next(iter(chunk.values())))
 
 
-def batches(chunks: Iterable[dict], shapes: dict[str, tuple], dtypes: dict[str, str], batch_size: int,
-            shuffle: bool = True, buffer_rows: int = 0, rng: np.random.Generator | None = None,
-            drop_remainder: bool = True) -> Iterator[dict[str, np.ndarray]]:
-    """Re-cuts chunks into batches of ``batch_size`` rows.
+def _shares(left: list[int], want: int) -> list[int]:
+    """Splits ``want`` rows over chunks in proportion to the rows they have ``left`` (sum(left) >= want)."""
+    total = sum(left)
+    take = [want * n // total for n in left]
+    short = want - sum(take)
+    for i in sorted(range(len(left)), key=lambda i: left[i] - take[i], reverse=True):
+        if short == 0:
+            break
+        if take[i] < left[i]:
+            take[i] += 1
+            short -= 1
+    return take
 
-    Rows are gathered into a window of at least ``buffer_rows`` rows (and at least one batch); with
-    ``shuffle`` the window is permuted before it is cut, and the leftover rows (fewer than a batch)
-    carry over into the next window.
+
+def batches(chunks: Iterable[dict], shapes: dict[str, tuple], dtypes: dict[str, str], batch_size: int,
+            shuffle: bool = True, open_chunks: int = 2, drop_remainder: bool = True,
+            group: int = 1) -> Iterator[dict[str, np.ndarray]]:
+    """Re-cuts chunks into batches.
 
     Args:
-        chunks: dicts ``{column: array}`` of flat arrays, as a Reader yields them.
-        shapes: the shape of one row per column (``()`` for scalars); columns not listed are dropped.
+        chunks: dicts ``{column: array}`` of flat arrays, as a Reader yields them (permuted already
+            when shuffling).
+        shapes: the shape of one row per column (``()`` for scalars); other columns are dropped.
         dtypes: the numpy dtype per column.
         batch_size: rows per batch.
-        shuffle: permute rows within each window.
-        buffer_rows: the window size in rows when shuffling.
-        rng: the random generator (seed it for reproducible order).
-        drop_remainder: drop the last, smaller batch when the chunks run out.
+        shuffle: mix rows of ``open_chunks`` chunks in every batch (otherwise read in order).
+        open_chunks: how many chunks feed each batch when shuffling.
+        drop_remainder: drop the last batch if it is smaller than ``batch_size``.
+        group: yield up to ``group`` batches at a time, stacked as arrays of shape
+            ``(g, batch_size, *row_shape)`` (fewer Python -> TensorFlow hand-offs); with ``group=1``
+            arrays are ``(batch_size, *row_shape)``.
     """
-    rng = rng if rng is not None else np.random.default_rng()
-    window = max(batch_size, buffer_rows if shuffle else 0)
-    pending: list[dict] = []
-    pending_rows = 0
-    for chunk in chunks:
-        if not chunk or not _rows(chunk):
-            continue
-        pending.append(_shaped(chunk, shapes, dtypes))
-        pending_rows += _rows(pending[-1])
-        if pending_rows >= window:
-            rest = yield from _cut(pending, batch_size, shuffle, rng)
-            pending, pending_rows = ([rest], _rows(rest)) if rest else ([], 0)
-    if pending:
-        rest = yield from _cut(pending, batch_size, shuffle, rng)
-        if rest and not drop_remainder:
-            yield rest
-
-
-def _cut(pending: list[dict], batch_size: int, shuffle: bool, rng) -> Iterator[dict]:
-    """Yields every full batch of the pending rows; returns the leftover rows (or None)."""
-    if len(pending) == 1:
-        merged = pending[0]
-    else:
-        merged = {c: np.concatenate([p[c] for p in pending]) for c in pending[0]}
-    total = _rows(merged)
-    full = total - total % batch_size
-    if shuffle:
-        order = rng.permutation(total)
-        for start in range(0, full, batch_size):
-            idx = order[start:start + batch_size]
-            yield {c: a[idx] for c, a in merged.items()}
-        left = order[full:]
-        return {c: a[left] for c, a in merged.items()} if len(left) else None
-    for start in range(0, full, batch_size):
-        yield {c: a[start:start + batch_size] for c, a in merged.items()}
-    return {c: a[full:].copy() for c, a in merged.items()} if full < total else None
+    source = iter(chunks)
+    width = max(1, open_chunks if shuffle else 1)
+    live: list[list] = []          # [chunk, position]
+    exhausted = False
+    while True:
+        available = sum(_rows(c) - p for c, p in live)
+        while not exhausted and (len(live) < width or available < batch_size * group):
+            chunk = next(source, None)
+            if chunk is None:
+                exhausted = True
+            elif chunk and _rows(chunk):
+                live.append([_shaped(chunk, shapes, dtypes), 0])
+                available += _rows(chunk)
+        left = [_rows(c) - p for c, p in live]
+        if available == 0:
+            return
+        full = min(group, available // batch_size)
+        want = full * batch_size if full else available
+        if not full and drop_remainder:
+            return
+        take = _shares(left, want)
+        parts = [(c, p, p + t) for (c, p), t in zip(live, take) if t]
+        if len(parts) == 1:
+            c, a, b = parts[0]
+            out = {k: v[a:b] for k, v in c.items()}
+        else:
+            out = {k: np.concatenate([c[k][a:b] for c, a, b in parts]) for k in live[0][0]}
+        for entry, t in zip(live, take):
+            entry[1] += t
+        live = [e for e in live if e[1] < _rows(e[0])]
+        if group > 1:
+            rows = batch_size if full else want
+            out = {k: v.reshape((max(full, 1), rows, *v.shape[1:])) for k, v in out.items()}
+        yield out

@@ -34,12 +34,21 @@ def _bulk_worker_class():
         arrow_worker = require("petastorm.arrow_reader_worker")
 
         class BulkArrowReaderWorker(arrow_worker.ArrowReaderWorker):
-            """Reads one row group and publishes ``{column: flat numpy array}``."""
+            """Reads one row group and publishes ``{column: flat numpy array}``, rows permuted when shuffling."""
 
             def _load_rows(self, pq_file, piece, shuffle_row_drop_range):
                 names = [f.name for f in self._schema.fields.values()]
-                table = self._read_with_shuffle_row_drop(piece, pq_file, set(names), shuffle_row_drop_range)
-                return table_to_numpy(table, names) if table.num_rows else {}
+                if piece.row_group is None:
+                    table = pq_file.read(columns=names, use_threads=False)
+                else:
+                    table = pq_file.read_row_group(piece.row_group, columns=names, use_threads=False)
+                if not table.num_rows:
+                    return {}
+                arrays = table_to_numpy(table, names)
+                if self._shuffle_rows:
+                    order = self._rng.permutation(table.num_rows)
+                    arrays = {name: arr[order] for name, arr in arrays.items()}
+                return arrays
 
         _WORKER_CLASS = BulkArrowReaderWorker
     return _WORKER_CLASS
@@ -69,7 +78,7 @@ class PetastormReader(Reader):
         try:
             self._reader = petastorm_reader.Reader(
                 filesystem, path, schema_fields=[re.escape(c) for c in columns],
-                worker_class=_bulk_worker_class(), reader_pool=pool, seed=seed, shuffle_rows=False,
+                worker_class=_bulk_worker_class(), reader_pool=pool, seed=seed, shuffle_rows=shuffle,
                 shuffle_row_groups=shuffle, num_epochs=num_epochs,
                 cur_shard=rank if size > 1 else None, shard_count=size if size > 1 else None,
                 is_batched_reader=True)
