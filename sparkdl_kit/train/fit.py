@@ -37,7 +37,8 @@ class TrainResult:
 
 
 def train(model: Any, dataset: Any, config: TrainConfig | None = None, *, num_proc: int | None = None,
-          store: str = "file:///tmp/sparkdl_kit/runs", run_id: str | None = None, **settings) -> TrainResult:
+          store: str = "file:///tmp/sparkdl_kit/runs", run_id: str | None = None, timeout: float | None = None,
+          **settings) -> TrainResult:
     """Trains ``model`` on ``dataset`` with one Horovod worker per process, data-parallel.
 
     Args:
@@ -47,6 +48,7 @@ def train(model: Any, dataset: Any, config: TrainConfig | None = None, *, num_pr
         num_proc: number of workers; by default every task slot Spark has.
         store: the folder URL where runs live (checkpoints, logs, the final model).
         run_id: the run's name; an existing run with this name resumes from its last checkpoint.
+        timeout: seconds for the whole run before the workers are stopped with an error (default: none).
 
     Example:
         >>> result = sdk.train(build_mlp, ds, epochs=5, batch_size=32, num_proc=2,   # doctest: +SKIP
@@ -68,7 +70,7 @@ def train(model: Any, dataset: Any, config: TrainConfig | None = None, *, num_pr
     if resumed:
         logger.info("run %s: resuming after epoch %d of %d", run_store.run_id, resumed[0], config.epochs)
     job = TrainJob(source, ds.url, config, store, run_store.run_id)
-    results = run(train_worker, args=(job,), num_proc=num_proc)
+    results = run(train_worker, args=(job,), num_proc=num_proc, timeout=timeout)
     chief = next(r for r in results if r["rank"] == 0)
     tf = require("tensorflow")
     trained = tf.keras.models.load_model(chief["model_path"], compile=False)
