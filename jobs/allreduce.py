@@ -8,6 +8,7 @@ Each of the N ranks contributes rank + 1; every rank must receive N * (N + 1) / 
 
 import argparse
 import json
+import logging
 import sys
 import time
 
@@ -29,12 +30,14 @@ def main(argv=None) -> int:
     parser.add_argument("--num-proc", type=int, default=2, help="number of Horovod processes (Spark tasks)")
     parser.add_argument("--master", default=None, help="Spark master; default: local mode, or spark-submit's")
     args = parser.parse_args(argv)
-
-    import horovod.spark
+    handler = logging.StreamHandler()  # the toolkit's and the workers' lines, on stderr; the JSON summary stays last
+    handler.setFormatter(logging.Formatter("%(asctime)s %(name)s: %(message)s"))
+    logging.getLogger("sparkdl_kit").addHandler(handler)
+    logging.getLogger("sparkdl_kit").setLevel(logging.INFO)
 
     spark = sdk.get_session("sparkdl_kit-allreduce", master=args.master)
     start = time.time()
-    results = horovod.spark.run(allreduce_fn, num_proc=args.num_proc, use_gloo=True, start_timeout=120)
+    results = sdk.run(allreduce_fn, num_proc=args.num_proc, start_timeout=120)
     expected = args.num_proc * (args.num_proc + 1) / 2
     for r in sorted(results, key=lambda r: r["rank"]):
         print(f"rank {r['rank']}/{r['size']}: allreduce(sum of rank+1) = {r['sum']:g}")
