@@ -282,3 +282,23 @@ def test_import_stays_light():
     code = "import sys, sparkdl_kit; print(sorted(m for m in ('tensorflow', 'horovod') if m in sys.modules))"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60, env=python_env())
     assert out.stdout.strip() == "[]", out.stderr
+
+
+def test_unpicklable_result_is_reported_as_the_workers_error_in_a_child_process():
+    from sparkdl_kit.launch.output import OutputServer, WorkerOutput
+
+    output = WorkerOutput()
+    with OutputServer(output) as server:
+        code = (
+            "import threading\n"
+            "from sparkdl_kit.launch import context, worker\n"
+            f"spec = worker.WorkerSpec(fn=threading.Lock, args=(), kwargs={{}}, run_id='r', run_dir='/x',"
+            f" output_address={server.address!r}, output_token={server.token!r}, cpu_threads=1)\n"
+            "ctx = context.WorkerContext(0, 1, 0, 1, 0, 1, (), 'r', None)\n"
+            "worker.execute(spec, ctx)\n")
+        child = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60,
+                               env=python_env())
+        assert server.wait_connections_closed(timeout=10)
+    assert child.returncode == 1, child.stderr
+    failure = output.states()[0].failure
+    assert failure["type"] == "ResultNotPicklableError" and "cannot be pickled back to the driver" in failure["message"]

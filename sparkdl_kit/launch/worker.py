@@ -52,6 +52,22 @@ def _env_int(name: str, default: int) -> int:
     return int(value) if value not in (None, "") else default
 
 
+class ResultNotPicklableError(TypeError):
+    """The value ``fn`` returned cannot travel back to the driver."""
+
+
+def _check_picklable(result: Any) -> None:
+    import cloudpickle
+
+    try:
+        cloudpickle.dumps(result)
+    except Exception as e:  # pickling raises many types (TypeError, PicklingError, AttributeError...)
+        raise ResultNotPicklableError(
+            f"fn returned a {type(result).__name__}, which cannot be pickled back to the driver ({e}). "
+            "Fix: return plain values (numbers, lists, dicts, numpy arrays); save models to a path and "
+            "return the path.") from e
+
+
 def execute(spec: WorkerSpec, ctx: context.WorkerContext) -> Any:
     """Runs ``spec.fn`` as the worker described by ``ctx``; re-raises its exception as exit status 1.
 
@@ -70,6 +86,7 @@ def execute(spec: WorkerSpec, ctx: context.WorkerContext) -> Any:
             forwarder.record({"event": "start", "pid": os.getpid(), "host": socket.gethostname()})
         try:
             result = spec.fn(*spec.args, **dict(spec.kwargs))
+            _check_picklable(result)
         except BaseException as e:  # noqa: B036 -- reported to the driver, then the process exits
             traceback.print_exc()
             if forwarder is not None:
