@@ -9,7 +9,8 @@
 
 Several scalar feature columns are concatenated into one float32 array column (``--assemble-as``,
 default ``features``); one array/vector column is kept as it is. Prints a summary at the end: rows
-per split, files, bytes, schema, time. Exit code 2 on bad input, with the reason on stderr.
+per split, files, bytes, schema, time. Exit code 2 on bad input, with the reason (the
+error type and its message) printed.
 """
 
 from __future__ import annotations
