@@ -97,9 +97,11 @@ def _pids(prefix, size=2):
 @pytest.mark.horovod
 def test_run_returns_results_by_rank_with_context_and_streams_output(spark, caplog):
     caplog.set_level(logging.INFO, logger="sparkdl_kit.worker")
+    sigint_before = signal.getsignal(signal.SIGINT)
     start = time.monotonic()
     results = sdk.run(_allreduce_and_context, args=("hello",), num_proc=2)
     elapsed = time.monotonic() - start
+    assert signal.getsignal(signal.SIGINT) is sigint_before   # Horovod's handler did not stay behind
 
     assert [r["ctx"].rank for r in results] == [0, 1]
     assert [r["hvd"] for r in results] == [(0, 2, 0), (1, 2, 1)]
@@ -302,3 +304,17 @@ def test_unpicklable_result_is_reported_as_the_workers_error_in_a_child_process(
     assert child.returncode == 1, child.stderr
     failure = output.states()[0].failure
     assert failure["type"] == "ResultNotPicklableError" and "cannot be pickled back to the driver" in failure["message"]
+
+
+@pytest.mark.parametrize("master, cores", [
+    ("local", 1), ("local[3]", 3), ("local[2,4]", 2), ("local-cluster[2, 1, 1024]", 2), ("spark://h:7077", None),
+])
+def test_local_master_cores(master, cores):
+    from sparkdl_kit.launch.slots import local_cores
+
+    assert local_cores(master) == cores
+
+
+def test_task_slots_of_the_test_session(spark):
+    slots = sdk.launch.task_slots(spark.sparkContext)
+    assert (slots.slots, slots.task_cpus, slots.master, slots.dynamic) == (2, 1, "local[2]", False)

@@ -12,7 +12,7 @@ from sparkdl_kit._deps import require
 from sparkdl_kit.launch.base import Launcher, LaunchSpec
 from sparkdl_kit.launch.failures import failure_error
 from sparkdl_kit.launch.output import HorovodStreamSink, OutputServer, WorkerOutput
-from sparkdl_kit.launch.slots import _local_cores
+from sparkdl_kit.launch.slots import local_cores
 from sparkdl_kit.launch.worker import WorkerSpec, horovod_entry, thread_env
 
 logger = logging.getLogger(__name__)
@@ -26,7 +26,7 @@ def driver_addresses(sc) -> tuple[str, str]:
     Local mode binds to the loopback interface; on a cluster, to ``spark.driver.bindAddress`` if set,
     else ``spark.driver.host``, never to all interfaces.
     """
-    if _local_cores(sc.master) is not None:
+    if local_cores(sc.master) is not None:
         return "127.0.0.1", "127.0.0.1"
     conf = sc.getConf()
     advertised = conf.get("spark.driver.host", "127.0.0.1")

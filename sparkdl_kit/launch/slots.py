@@ -36,7 +36,8 @@ class TaskSlots:
         return f"master {self.master}, spark.task.cpus={self.task_cpus}"
 
 
-def _local_cores(master: str) -> int | None:
+def local_cores(master: str) -> int | None:
+    """The cores of a local master URL (local, local[N], local[*], local-cluster[W,C,M]); None otherwise."""
     m = _LOCAL.match(master)
     if m:
         n = m.group(1)
@@ -71,7 +72,7 @@ def task_slots(sc) -> TaskSlots:
     dynamic = conf.get("spark.dynamicAllocation.enabled", "false").lower() == "true"
     slots = _concurrent_tasks(sc)
     if slots is None:
-        cores = _local_cores(master)
+        cores = local_cores(master)
         if cores is None:  # cluster managers: Spark's default parallelism is the executors' total cores
             cores = sc.defaultParallelism
         slots = cores // max(task_cpus, 1)
@@ -93,7 +94,7 @@ def check_num_proc(sc, num_proc: int | None, wait_seconds: float = 30.0) -> int:
             f"num_proc={num_proc!r} is not a number of workers: expected an integer >= 1 "
             "(or None for one worker per Spark task slot). Fix: pass num_proc=2, for example.")
     info = task_slots(sc)
-    local = _local_cores(info.master) is not None
+    local = local_cores(info.master) is not None
     deadline = time.monotonic() + (0 if local else wait_seconds)
     while (num_proc is None and info.slots < 1) or (num_proc is not None and info.slots < num_proc):
         if time.monotonic() >= deadline:
