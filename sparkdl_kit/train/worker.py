@@ -62,6 +62,8 @@ def train_worker(job: TrainJob) -> dict[str, Any]:
     if config.warmup_epochs > 0 and initial_epoch < config.warmup_epochs:
         callbacks.append(hvd.callbacks.LearningRateWarmupCallback(
             initial_lr=scaled_lr, warmup_epochs=config.warmup_epochs, steps_per_epoch=steps))
+    # The user's callbacks see metrics averaged across ranks; what they add to the logs is recorded below.
+    callbacks.extend(config.callbacks() if callable(config.callbacks) else config.callbacks)
     if rank == 0:
         from sparkdl_kit.train.callbacks import EpochCheckpoint, ProgressLine
 
@@ -69,8 +71,6 @@ def train_worker(job: TrainJob) -> dict[str, Any]:
         callbacks.append(EpochCheckpoint(store, checkpoint, history))
         if config.verbose:
             callbacks.append(ProgressLine(config.epochs))
-    user = config.callbacks() if callable(config.callbacks) else config.callbacks
-    callbacks.extend(user)
 
     shard = (rank, size)
     with contextlib.ExitStack() as stack:
