@@ -236,7 +236,8 @@ def test_worker_output_forwarding_and_gpu_pinning_in_a_child_process(caplog):
         child = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60,
                                env=python_env())
         assert server.wait_connections_closed(timeout=10)
-    assert child.returncode == 1 and child.stdout == "", child.stderr   # output went to the driver
+    assert child.returncode == 1, child.stderr
+    assert child.stdout == '@@sparkdl_kit@@ 3\t{"event": "forwarding"}\n'   # the rest went to the driver
     assert output.first_problem()[0] == 3
     state = output.states()[3]
     assert state.outcome == "failed" and state.failure["type"] == "KeyError"
@@ -318,3 +319,29 @@ def test_local_master_cores(master, cores):
 def test_task_slots_of_the_test_session(spark):
     slots = sdk.launch.task_slots(spark.sparkContext)
     assert (slots.slots, slots.task_cpus, slots.master, slots.dynamic) == (2, 1, "local[2]", False)
+
+
+def test_unreachable_driver_falls_back_to_status_markers_on_stdout(caplog):
+    """Without a connection, output stays on the process's stdout/stderr (Horovod ships it at the end),
+    with status records as marker lines that the driver's Horovod stream sink understands."""
+    from sparkdl_kit.launch.output import HorovodStreamSink, WorkerOutput
+    from support import free_port
+
+    code = (
+        "from sparkdl_kit.launch import context, worker\n"
+        "def fn():\n"
+        "    print('still printed', flush=True)\n"
+        "    raise ValueError('boom offline')\n"
+        f"spec = worker.WorkerSpec(fn=fn, args=(), kwargs={{}}, run_id='r', run_dir='/x',"
+        f" output_address=('127.0.0.1', {free_port()}), output_token='t', cpu_threads=1)\n"
+        "ctx = context.WorkerContext(1, 2, 1, 2, 0, 1, (), 'r', None)\n"
+        "worker.execute(spec, ctx)\n")
+    child = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60, env=python_env())
+    assert child.returncode == 1 and "cannot reach the driver" in child.stderr
+    caplog.set_level(logging.INFO, logger="sparkdl_kit.worker")
+    output = WorkerOutput()
+    sink = HorovodStreamSink(output, "stdout")
+    sink.write("".join(f"[4]<stdout>:{line}\n" for line in child.stdout.splitlines()))  # as Horovod delivers it
+    rank, state = output.first_problem()
+    assert rank == 1 and state.failure["type"] == "ValueError" and state.failure["message"] == "boom offline"
+    assert "[rank 1] still printed" in [r.getMessage() for r in caplog.records]

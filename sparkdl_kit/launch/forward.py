@@ -15,6 +15,9 @@ from typing import Any
 
 _STREAMS = (("stdout", 1), ("stderr", 2))
 
+#: starts a status-record line written to stdout (rank, tab, JSON) when the driver is unreachable
+MARKER = "@@sparkdl_kit@@ "
+
 
 class OutputForwarder:
     """Forwards fds 1 and 2 of this process to the driver while active; a context manager.
@@ -48,8 +51,16 @@ class OutputForwarder:
                 self._sock = None  # the driver went away: keep running, stop forwarding
 
     def record(self, payload: dict[str, Any]) -> None:
-        """Sends a status record (a JSON object) to the driver."""
-        self._send("M\t" + json.dumps(payload, default=str) + "\n")
+        """Sends a status record (a JSON object) to the driver.
+
+        Without a connection, the record goes to stdout as a marker line, which reaches the driver
+        through Horovod's end-of-process output instead.
+        """
+        text = json.dumps(payload, default=str)
+        if self._sock is not None:
+            self._send("M\t" + text + "\n")
+        elif not self._saved:
+            os.write(1, f"{MARKER}{self._rank}\t{text}\n".encode("utf-8", "replace"))
 
     def _pump(self, name: str, read_fd: int) -> None:
         partial = b""
@@ -79,6 +90,7 @@ class OutputForwarder:
             os.write(2, f"sparkdl_kit: rank {self._rank} cannot reach the driver at {self._address} ({e}); "
                         "its output is not forwarded live\n".encode())
             return self
+        os.write(1, f"{MARKER}{self._rank}\t{{\"event\": \"forwarding\"}}\n".encode())
         self._sock = sock
         self._send(f"HELLO {self._token} {self._rank}\n")
         self.connected = True

@@ -121,6 +121,15 @@ class _Watchdog(threading.Thread):
         self.join(timeout=5)
 
 
+def _wait_for(condition, seconds: float) -> bool:
+    deadline = time.monotonic() + seconds
+    while not condition():
+        if time.monotonic() >= deadline:
+            return False
+        time.sleep(0.1)
+    return True
+
+
 class HorovodSparkLauncher(Launcher):
     """Runs the workers with ``horovod.spark.run(..., use_gloo=True)``, one Spark task per rank.
 
@@ -169,6 +178,8 @@ class HorovodSparkLauncher(Launcher):
                 finally:
                     watchdog.stop()
             server.wait_connections_closed(timeout=5)
+        if error is not None and output.first_problem() is None:
+            _wait_for(lambda: output.first_problem() is not None, seconds=3)  # records via Horovod's stream
         if error is None and watchdog.timed_out is None:
             return list(results)
         raise failure_error(output, error, spec.num_proc, watchdog.timed_out) from error

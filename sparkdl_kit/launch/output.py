@@ -26,6 +26,8 @@ from collections import deque
 from dataclasses import dataclass, field
 from typing import Any
 
+from sparkdl_kit.launch.forward import MARKER
+
 logger = logging.getLogger(__name__)
 
 #: the logger that receives every worker's output lines, prefixed with the rank
@@ -61,6 +63,7 @@ class WorkerOutput:
         self._tail_lines = tail_lines
         self._lock = threading.Lock()
         self._ranks: dict[int, RankState] = {}
+        self._task_rank: dict[int, int] = {}
         #: set as soon as a rank fails or is lost
         self.problem = threading.Event()
 
@@ -81,7 +84,7 @@ class WorkerOutput:
         event = payload.get("event")
         with self._lock:
             state = self._state(rank)
-            if event == "start":
+            if event == "start" and state.started_at is None:
                 state.started_at = time.time()
                 state.pid = payload.get("pid")
                 state.host = payload.get("host")
@@ -104,6 +107,15 @@ class WorkerOutput:
             state.ended_at = time.time()
         logger.debug("rank %d: connection closed without a result", rank)
         self.problem.set()
+
+    def map_task(self, task: int, rank: int) -> None:
+        """Records that Spark task ``task`` runs ``rank`` (for output labelled by task)."""
+        with self._lock:
+            self._task_rank[task] = rank
+
+    def rank_of_task(self, task: int | None) -> int | None:
+        with self._lock:
+            return self._task_rank.get(task) if task is not None else None
 
     def tail(self, rank: int) -> str:
         with self._lock:
@@ -234,10 +246,21 @@ class HorovodStreamSink:
     def _emit(self, line: str) -> None:
         m = _HOROVOD_PREFIX.match(line)
         task, stream, text = (int(m.group(1)), m.group(2), m.group(3)) if m else (None, self._stream, line)
+        if text.startswith(MARKER):
+            rank_text, _, payload = text[len(MARKER):].partition("\t")
+            rank = int(rank_text)
+            if task is not None:
+                self._output.map_task(task, rank)
+            self._output.record(rank, json.loads(payload))
+            return
         if not text.strip():
             return
-        WORKER_LOGGER.info("[task %s] %s", "?" if task is None else task, text,
-                           extra={"worker_task": task, "worker_stream": stream})
+        rank = self._output.rank_of_task(task)
+        if rank is not None:
+            self._output.line(rank, stream, text)
+        else:
+            WORKER_LOGGER.info("[task %s] %s", "?" if task is None else task, text,
+                               extra={"worker_task": task, "worker_stream": stream})
 
     def flush(self) -> None:
         with self._lock:

@@ -7,6 +7,7 @@ which rank failed and why. Everything here is module-level and receives plain va
 
 from __future__ import annotations
 
+import contextlib
 import os
 import socket
 import traceback
@@ -78,29 +79,27 @@ def execute(spec: WorkerSpec, ctx: context.WorkerContext) -> Any:
     os.environ[IN_WORKER_ENV] = spec.run_id
     pin_gpus(ctx.gpus)
     context._set_current(ctx)
-    forwarder = (OutputForwarder(spec.output_address, spec.output_token, ctx.rank)
-                 if spec.output_address else None)
     try:
-        if forwarder is not None:
-            forwarder.__enter__()
-            forwarder.record({"event": "start", "pid": os.getpid(), "host": socket.gethostname()})
-        try:
-            result = spec.fn(*spec.args, **dict(spec.kwargs))
-            _check_picklable(result)
-        except BaseException as e:  # noqa: B036 -- reported to the driver, then the process exits
-            traceback.print_exc()
+        with contextlib.ExitStack() as stack:
+            forwarder = None
+            if spec.output_address:
+                forwarder = stack.enter_context(OutputForwarder(spec.output_address, spec.output_token, ctx.rank))
+                forwarder.record({"event": "start", "pid": os.getpid(), "host": socket.gethostname()})
+            try:
+                result = spec.fn(*spec.args, **dict(spec.kwargs))
+                _check_picklable(result)
+            except BaseException as e:  # noqa: B036 -- reported to the driver, then the process exits
+                traceback.print_exc()
+                if forwarder is not None:
+                    forwarder.restore()
+                    forwarder.record({"event": "failed", "type": type(e).__name__, "message": str(e),
+                                      "traceback": traceback.format_exc()})
+                raise SystemExit(1) from e
             if forwarder is not None:
                 forwarder.restore()
-                forwarder.record({"event": "failed", "type": type(e).__name__, "message": str(e),
-                                  "traceback": traceback.format_exc()})
-            raise SystemExit(1) from e
-        if forwarder is not None:
-            forwarder.restore()
-            forwarder.record({"event": "done"})
-        return result
+                forwarder.record({"event": "done"})
+            return result
     finally:
-        if forwarder is not None:
-            forwarder.__exit__(None, None, None)
         context._set_current(None)
 
 
