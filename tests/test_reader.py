@@ -105,7 +105,7 @@ def test_exact_pass_with_a_smaller_last_batch(uneven):
 def test_more_shards_than_row_groups_is_refused(spark, tmp_path):
     df = spark.range(10, numPartitions=1).select(F.col("id").cast("float").alias("x"))
     ds = sdk.materialize(df, str(tmp_path / "ds"), ["x"], num_shards=1)
-    with pytest.raises(ConfigError, match=r"fewer row groups than the 4 shards.*num_shards=4"):
+    with pytest.raises(ConfigError, match=r"has 1 row group\(s\), fewer than the 4 shards.*num_shards=4"):
         with ds.numpy_batches("train", batch_size=2, shard=(0, 4)) as it:
             next(it)
 

@@ -15,13 +15,15 @@ Example:
 from __future__ import annotations
 
 import datetime
+import functools
 import logging
 import math
 import uuid
 
 from sparkdl_kit.dataset.core import Dataset
 from sparkdl_kit.dataset.metadata import METADATA_FILE, DatasetInfo, SplitInfo
-from sparkdl_kit.dataset.urls import HadoopFS, join, normalize_url, reader_filesystem
+from sparkdl_kit.dataset.urls import HadoopFS, join, normalize_url
+from sparkdl_kit.dataset.writer import STATS_SCHEMA, write_partition
 from sparkdl_kit.errors import ConfigError, DatasetExistsError, DriverOnlyError
 
 logger = logging.getLogger(__name__)
@@ -56,7 +58,7 @@ def materialize(df, url: str, feature_cols: list[str] | str | None = None, label
                 validation: float | str | None = None, mode: str = "error", row_group_size_mb: float = 16,
                 num_shards: int | None = None, seed: int = 0, assemble_as: str | None = None,
                 drop_invalid: bool = False, skip_bad_images: bool = False, index_labels: bool | None = None,
-                compression: str = "none") -> Dataset:
+                compression: str = "none", cache: bool | None = None) -> Dataset:
     """Converts, checks and writes ``df`` as a training-ready dataset at ``url``; returns its :class:`Dataset`.
 
     Everything is checked in one pass before anything is written; the data goes to a temporary
@@ -82,6 +84,8 @@ def materialize(df, url: str, feature_cols: list[str] | str | None = None, label
         skip_bad_images: leave out rows whose image cannot be decoded instead of raising.
         index_labels: ``True`` maps numeric labels to ids too; ``False`` refuses string labels.
         compression: Parquet compression (``none`` reads fastest for float features).
+        cache: keep the converted rows (memory and disk) between the check pass and the write;
+            default: only when images are decoded (decoding twice costs more than caching).
 
     Raises:
         DatasetExistsError: ``url`` exists and ``mode="error"``.
@@ -95,9 +99,8 @@ def materialize(df, url: str, feature_cols: list[str] | str | None = None, label
     """
     from pyspark import TaskContext
 
+    from sparkdl_kit.etl.images import ERROR_PREFIX
     from sparkdl_kit.etl.prepare import SPLIT_COL, prepare
-    from sparkdl_kit.etl.split import VALIDATION
-
     if TaskContext.get() is not None:
         raise DriverOnlyError("materialize() runs Spark jobs and must be called on the driver, not in a task.")
     _check_args(mode, row_group_size_mb, num_shards, compression)
@@ -108,29 +111,31 @@ def materialize(df, url: str, feature_cols: list[str] | str | None = None, label
         raise DatasetExistsError(f"'{url}' already exists; expected a new location. Fix: pass mode='overwrite' "
                                  "(jobs/etl.py: --overwrite) to replace it, or choose another URL.")
     num_shards = num_shards or max(1, spark.sparkContext.defaultParallelism)
+    if cache is None:
+        cache = any(c.startswith(ERROR_PREFIX) for c in df.columns)
     started = datetime.datetime.now(datetime.timezone.utc)
     prep = prepare(df, feature_cols, label_col, validation, seed, assemble_as, drop_invalid, skip_bad_images,
-                   index_labels, cache=True)
+                   index_labels, cache=cache)
     tmp = f"{url}.__tmp-{uuid.uuid4().hex[:12]}"
     try:
-        splits = {}
-        block = int(row_group_size_mb * (1 << 20))
         row_bytes = _row_bytes(prep)
-        for name, rows in prep.split_rows.items():
-            part = prep.df.where(prep.df[SPLIT_COL] == (name == VALIDATION)).drop(SPLIT_COL)
-            have = part.rdd.getNumPartitions()
-            want = max(num_shards, min(have, math.ceil(rows * row_bytes / block)))
-            if have < num_shards:
-                part = part.repartition(want)
-            elif have > want:
-                part = part.coalesce(want)
-            if rows < num_shards:
-                logger.warning("split '%s' has %d rows, fewer than num_shards=%d: some readers of it will have "
-                               "no row group", name, rows, num_shards)
-            (part.write.mode("error").option("parquet.block.size", block).option("compression", compression)
-             .parquet(join(tmp, name)))
-            files = fs.parquet_files(join(tmp, name))
-            splits[name] = SplitInfo(path=name, rows=rows, files=len(files), bytes=sum(b for _, b in files))
+        group_rows = max(1, int(row_group_size_mb * (1 << 20)) // row_bytes)
+        part = prep.df
+        have = part.rdd.getNumPartitions()
+        want = max(num_shards, min(have, math.ceil(sum(prep.split_rows.values()) / group_rows)))
+        if have < num_shards:
+            part = part.repartition(want)
+        elif have > want:
+            part = part.coalesce(want)
+        for name in prep.split_rows:
+            fs.mkdirs(join(tmp, name))
+        body = functools.partial(write_partition, tmp, group_rows, compression, SPLIT_COL)
+        written = part.mapInArrow(body, STATS_SCHEMA).collect()
+        splits = _split_infos(fs, tmp, written, prep.split_rows)
+        for name, split in splits.items():
+            if len(split.row_groups) < num_shards:
+                logger.warning("split '%s' has %d row group(s), fewer than num_shards=%d: readers with more "
+                               "shards than row groups will refuse it", name, len(split.row_groups), num_shards)
         info = DatasetInfo(
             feature_cols=prep.feature_cols, label_col=prep.label_col,
             feature_shapes={c: list(s) for c, s in prep.feature_shapes.items()},
@@ -142,7 +147,6 @@ def materialize(df, url: str, feature_cols: list[str] | str | None = None, label
             created={"at": started.isoformat(timespec="seconds"), "spark": spark.version,
                      "validation": validation, "seed": seed, "row_group_size_mb": row_group_size_mb,
                      "num_shards": num_shards, "compression": compression})
-        _add_row_groups(tmp, info, num_shards)
         fs.write_bytes(join(tmp, METADATA_FILE), info.to_json().encode("utf-8"))
         if fs.exists(url):
             logger.info("replacing the existing dataset at %s", url)
@@ -158,22 +162,20 @@ def materialize(df, url: str, feature_cols: list[str] | str | None = None, label
     return Dataset(url, info)
 
 
-def _add_row_groups(tmp: str, info: DatasetInfo, num_shards: int) -> None:
-    """Records rows per row group of each split (from the Parquet footers) and warns on too few row groups."""
-    import pyarrow.parquet as pq
 
-    for name, split in info.splits.items():
-        try:
-            filesystem, path = reader_filesystem(join(tmp, name))
-            groups = []
-            for file in sorted(p for p in filesystem.ls(path) if p.endswith(".parquet")):
-                with filesystem.open(file, "rb") as f:
-                    meta = pq.ParquetFile(f).metadata
-                    groups += [meta.row_group(i).num_rows for i in range(meta.num_row_groups)]
-        except (OSError, ImportError) as e:
-            logger.warning("could not read the Parquet footers of split '%s' (%s); row groups not recorded", name, e)
-            continue
-        split.row_groups = groups
-        if len(groups) < num_shards:
-            logger.warning("split '%s' has %d row group(s), fewer than num_shards=%d: readers with more shards "
-                           "than row groups will refuse it", name, len(groups), num_shards)
+def _split_infos(fs, tmp: str, written, expected: dict[str, int]) -> dict[str, SplitInfo]:
+    """Split descriptions from the tasks' reports; deletes files of failed task attempts; checks row counts."""
+    splits = {}
+    for name, rows in expected.items():
+        mine = sorted((r for r in written if r["split"] == name), key=lambda r: r["file"])
+        keep = {r["file"] for r in mine}
+        for stray, _ in fs.parquet_files(join(tmp, name)) if fs.exists(join(tmp, name)) else []:
+            if stray not in keep:
+                logger.info("deleting %s, left by a failed task attempt", stray)
+                fs.delete(join(tmp, name, stray))
+        got = sum(r["rows"] for r in mine)
+        if got != rows:
+            raise OSError(f"split '{name}': {got} rows written, {rows} expected; the write did not complete")
+        splits[name] = SplitInfo(path=name, rows=rows, files=len(mine), bytes=sum(r["bytes"] for r in mine),
+                                 row_groups=[g for r in mine for g in r["row_groups"]])
+    return splits

@@ -122,7 +122,9 @@ def invalid_expr(spec: FeatureSpec):
     if spec.kind == SCALAR:
         return col.isNull() | F.isnan(col)
     if spec.kind == ARRAY:
-        return col.isNull() | F.exists(col, lambda x: x.isNull() | F.isnan(x))
+        # Spark SQL treats NaN as equal to NaN; array_contains is null when the array holds a null
+        # element and no NaN. (No lambda: higher-order functions are not code-generated.)
+        return col.isNull() | F.coalesce(F.array_contains(col, F.lit(float("nan")).cast("float")), F.lit(True))
     return col.isNull()
 
 

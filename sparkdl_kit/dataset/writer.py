@@ -1,0 +1,117 @@
+"""Writing the splits: inside Spark tasks, Arrow batches -> Parquet files, with pyarrow.
+
+Spark hands each task its rows as Arrow record batches (``mapInArrow``); the task routes them to
+one Parquet file per split and writes row groups of an exact number of rows. This is about twice
+as fast as Spark's own Parquet writer for array columns (measured: docs/data.md), and each task
+reports what it wrote (rows, row groups, bytes), so the metadata needs no second look at the files.
+Files left by failed or speculative task attempts are not reported and are deleted by the driver.
+
+Example:
+    >>> stats = df.mapInArrow(functools.partial(write_partition, tmp_url, 60000, "none"),
+    ...                       STATS_SCHEMA).collect()     # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+import uuid
+from typing import Iterator
+
+#: The rows each task returns, one per file it wrote.
+STATS_SCHEMA = "split string, file string, rows long, row_groups array<long>, bytes long"
+
+
+class _SplitFile:
+    """One open Parquet file of one split, cutting row groups of exactly ``group_rows`` rows."""
+
+    def __init__(self, fs, directory: str, name: str, schema, group_rows: int, compression: str):
+        import pyarrow.parquet as pq
+
+        self.name, self.group_rows, self.rows, self.groups = name, group_rows, 0, []
+        self._stream = fs.open(f"{directory}/{name}", "wb")
+        self._writer = pq.ParquetWriter(self._stream, schema, compression=compression)
+        self._pending, self._pending_rows = [], 0
+
+    def add(self, table) -> None:
+        self._pending.append(table)
+        self._pending_rows += table.num_rows
+        if self._pending_rows >= self.group_rows:
+            self._flush(final=False)
+
+    def _flush(self, final: bool) -> None:
+        import pyarrow as pa
+
+        table = pa.concat_tables(self._pending) if len(self._pending) > 1 else self._pending[0]
+        cut = table.num_rows if final else table.num_rows - table.num_rows % self.group_rows
+        for start in range(0, cut, self.group_rows):
+            part = table.slice(start, min(self.group_rows, cut - start))
+            self._writer.write_table(part, row_group_size=part.num_rows)
+            self.groups.append(part.num_rows)
+            self.rows += part.num_rows
+        rest = table.slice(cut)
+        self._pending, self._pending_rows = ([rest], rest.num_rows) if rest.num_rows else ([], 0)
+
+    def close(self) -> int:
+        if self._pending_rows:
+            self._flush(final=True)
+        self._writer.close()
+        self.bytes = self._stream.tell()
+        self._stream.close()
+        return self.rows
+
+
+def _filesystem(url: str):
+    from sparkdl_kit.dataset.urls import reader_filesystem
+
+    return reader_filesystem(url)
+
+
+def write_partition(tmp_url: str, group_rows: int, compression: str, split_col: str,
+                    batches: Iterator) -> Iterator:
+    """``mapInArrow`` body: writes this task's rows into ``<tmp_url>/train`` and ``<tmp_url>/validation``.
+
+    The driver creates those folders before the job.
+
+    Args:
+        tmp_url: the temporary dataset folder.
+        group_rows: rows per Parquet row group.
+        compression: the Parquet compression codec.
+        split_col: the boolean column marking validation rows (not written).
+        batches: the task's Arrow record batches.
+
+    Yields:
+        One record batch of :data:`STATS_SCHEMA` rows: the files this task wrote.
+    """
+    import pyarrow as pa
+    import pyarrow.compute as pc
+    from pyspark import TaskContext
+
+    ctx = TaskContext.get()
+    tag = f"{ctx.partitionId():05d}-{ctx.attemptNumber()}" if ctx else "00000-0"
+    fs, root = _filesystem(tmp_url)
+    files: dict[str, _SplitFile] = {}
+    for batch in batches:
+        if not batch.num_rows:
+            continue
+        table = pa.Table.from_batches([batch])
+        is_val = table.column(split_col)
+        table = table.drop([split_col])
+        for name, mask in (("train", pc.invert(is_val)), ("validation", is_val)):
+            part = table.filter(mask)
+            if not part.num_rows:
+                continue
+            if name not in files:
+                files[name] = _SplitFile(fs, f"{root}/{name}", f"part-{tag}-{uuid.uuid4().hex[:8]}.parquet",
+                                         part.schema, group_rows, compression)
+            files[name].add(part)
+    stats = {"split": [], "file": [], "rows": [], "row_groups": [], "bytes": []}
+    for name, f in files.items():
+        rows = f.close()
+        stats["split"].append(name)
+        stats["file"].append(f.name)
+        stats["rows"].append(rows)
+        stats["row_groups"].append(f.groups)
+        stats["bytes"].append(f.bytes)
+    yield pa.RecordBatch.from_pydict(stats, schema=pa.schema([
+        ("split", pa.string()), ("file", pa.string()), ("rows", pa.int64()),
+        ("row_groups", pa.list_(pa.int64())), ("bytes", pa.int64())]))
+
