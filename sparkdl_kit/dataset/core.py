@@ -28,7 +28,7 @@ logger = logging.getLogger(__name__)
 #: Row groups mixed into every batch when shuffling (the shuffle buffer), unless ``shuffle_buffer`` says otherwise.
 DEFAULT_OPEN_ROW_GROUPS = 4
 #: Bytes handed from Python to tf.data at a time (several batches per hand-off).
-TF_HANDOFF_BYTES = 16 << 20
+TF_HANDOFF_BYTES = 4 << 20
 
 
 def _default_reader_class():
