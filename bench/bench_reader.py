@@ -9,13 +9,14 @@ materialize() writes, 16 MB row groups), then reads all of it, median of --repea
 * peer:  petastorm.make_batch_reader + make_petastorm_dataset (defaults), every row-group batch
          pulled as tensors (no re-batching, which would only slow it further).
 
-With --memory it also runs the reader alone in fresh processes on ROWS and on 10 x ROWS rows and
+With --images it compares the image storage choice (raw uint8 bytes vs PNG). With --memory it also runs the reader alone in fresh processes on ROWS and on 10 x ROWS rows and
 prints their peak RSS (the reader streams: the target is under 10% growth).
 
 Usage:
     .venv/bin/python bench/bench_reader.py                 # 1M rows
     .venv/bin/python bench/bench_reader.py --rows 100000   # quick
     .venv/bin/python bench/bench_reader.py --memory        # + peak RSS on 1M and 10M rows
+    .venv/bin/python bench/bench_reader.py --images        # + raw vs PNG image storage
 """
 
 from __future__ import annotations
@@ -144,11 +145,47 @@ def memory(rows: int, tmp: Path) -> None:
     print(f"  growth 1x -> 10x rows: {100 * (big - small) / small:+.1f}%   (target: under +10%)")
 
 
+def image_storage(n: int = 2000, size: int = 64) -> None:
+    """The storage choice for images: raw HWC uint8 bytes (ours) vs PNG (Petastorm's CompressedImageCodec)."""
+    import io
+
+    from PIL import Image
+    from sklearn.datasets import load_sample_images
+
+    rng = np.random.default_rng(0)
+    photos = load_sample_images().images
+    crops = []
+    for i in range(n):
+        p = photos[i % len(photos)]
+        y, x = rng.integers(0, p.shape[0] - size), rng.integers(0, p.shape[1] - size)
+        crops.append(np.ascontiguousarray(p[y:y + size, x:x + size]))
+    raw = [a.tobytes() for a in crops]
+    png = []
+    for a in crops:
+        out = io.BytesIO()
+        Image.fromarray(a).save(out, format="PNG")
+        png.append(out.getvalue())
+    start = time.perf_counter()
+    decoded_raw = np.frombuffer(b"".join(raw), np.uint8).reshape(n, size, size, 3)
+    t_raw = time.perf_counter() - start
+    start = time.perf_counter()
+    decoded_png = np.stack([np.asarray(Image.open(io.BytesIO(b))) for b in png])
+    t_png = time.perf_counter() - start
+    assert (decoded_png == decoded_raw).all()
+    print(f"image storage: {n:,} photo crops {size}x{size}x3")
+    print(f"  raw uint8 (ours)   {sum(map(len, raw)) / n:>8,.0f} bytes/image  {n / t_raw:>10,.0f} images/s to numpy")
+    print(f"  PNG (codec)        {sum(map(len, png)) / n:>8,.0f} bytes/image  {n / t_png:>10,.0f} images/s to numpy "
+          "(PIL, one core)")
+    print(f"  raw / PNG: {(n / t_raw) / (n / t_png):.0f}x faster to decode, {sum(map(len, raw)) / sum(map(len, png)):.1f}x "
+          "the bytes")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--rows", type=int, default=1_000_000)
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--memory", action="store_true", help="also measure peak RSS on ROWS and 10 x ROWS rows")
+    parser.add_argument("--images", action="store_true", help="also compare raw vs PNG image storage")
     parser.add_argument("--rss-child", help=argparse.SUPPRESS)
     args = parser.parse_args()
     from sparkdl_kit._deps import quiet_legacy_warnings
@@ -177,6 +214,8 @@ def main() -> None:
         print(f"  ours / peer  = {(n3 / ours) / (n4 / peer):.2f}   (target >= 2)")
         if args.memory:
             memory(args.rows, Path(tmp))
+    if args.images:
+        image_storage()
 
 
 if __name__ == "__main__":
