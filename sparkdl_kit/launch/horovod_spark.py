@@ -158,6 +158,7 @@ class HorovodSparkLauncher(Launcher):
                 run_dir=spec.run_dir, output_address=server.address, output_token=server.token,
                 cpu_threads=spec.cpu_threads_per_worker, extra_env=dict(spec.env))
             env = {**spec.env, **thread_env(spec.cpu_threads_per_worker)}
+            sinks = (HorovodStreamSink(output, "stdout"), HorovodStreamSink(output, "stderr"))
             error: BaseException | None = None
             results: list[Any] = []
             with _quiet_horovod_spark_thread(), _horovod_abort_event() as abort:
@@ -168,8 +169,7 @@ class HorovodSparkLauncher(Launcher):
                     results = horovod_spark.run(
                         horovod_entry, args=(worker_spec,), num_proc=spec.num_proc,
                         start_timeout=int(spec.start_timeout), use_gloo=True, env=env,
-                        stdout=HorovodStreamSink(output, "stdout"), stderr=HorovodStreamSink(output, "stderr"),
-                        verbose=spec.verbose)
+                        stdout=sinks[0], stderr=sinks[1], verbose=spec.verbose)
                 except Exception as e:  # Horovod raises bare Exception/RuntimeError: translated below
                     error = e
                 except BaseException:  # KeyboardInterrupt: stop the workers, then let it through
@@ -178,6 +178,8 @@ class HorovodSparkLauncher(Launcher):
                 finally:
                     watchdog.stop()
             server.wait_connections_closed(timeout=5)
+            for sink in sinks:
+                sink.flush()
         if error is not None and output.first_problem() is None:
             _wait_for(lambda: output.first_problem() is not None, seconds=3)  # records via Horovod's stream
         if error is None and watchdog.timed_out is None:
