@@ -9,7 +9,8 @@ materialize() writes, 16 MB row groups), then reads all of it, median of --repea
 * peer:  petastorm.make_batch_reader + make_petastorm_dataset (defaults), every row-group batch
          pulled as tensors (no re-batching, which would only slow it further).
 
-With --images it compares the image storage choice (raw uint8 bytes vs PNG). With --memory it also runs the reader alone in fresh processes on ROWS and on 10 x ROWS rows and
+With --images it compares the image storage choice (raw uint8 bytes vs PNG). With --memory it
+also runs the reader alone in fresh processes on ROWS and on 10 x ROWS rows and
 prints their peak RSS (the reader streams: the target is under 10% growth).
 
 Usage:
@@ -176,8 +177,8 @@ def image_storage(n: int = 2000, size: int = 64) -> None:
     print(f"  raw uint8 (ours)   {sum(map(len, raw)) / n:>8,.0f} bytes/image  {n / t_raw:>10,.0f} images/s to numpy")
     print(f"  PNG (codec)        {sum(map(len, png)) / n:>8,.0f} bytes/image  {n / t_png:>10,.0f} images/s to numpy "
           "(PIL, one core)")
-    print(f"  raw / PNG: {(n / t_raw) / (n / t_png):.0f}x faster to decode, {sum(map(len, raw)) / sum(map(len, png)):.1f}x "
-          "the bytes")
+    ratio = sum(map(len, raw)) / sum(map(len, png))
+    print(f"  raw / PNG: {(n / t_raw) / (n / t_png):.0f}x faster to decode, {ratio:.1f}x the bytes")
 
 
 def main() -> None:

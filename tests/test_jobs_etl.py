@@ -56,7 +56,8 @@ def test_image_folder_to_dataset(tmp_path):
     for label in ("circle", "square"):
         (tmp_path / "imgs" / label).mkdir(parents=True)
         for i in range(4):
-            Image.fromarray(rng.integers(0, 255, (10, 14, 3), dtype=np.uint8)).save(tmp_path / "imgs" / label / f"{i}.png")
+            pixels = rng.integers(0, 255, (10, 14, 3), dtype=np.uint8)
+            Image.fromarray(pixels).save(tmp_path / "imgs" / label / f"{i}.png")
     (tmp_path / "imgs" / "square" / "bad.jpg").write_bytes(b"\xff\xd8 truncated")
     out = "file://" + str(tmp_path / "img_ds")
     args = ["--input", str(tmp_path / "imgs"), "--format", "images", "--image-size", "8x6", "--output", out]

@@ -216,7 +216,8 @@ class Dataset:
     def _row_bytes(self) -> int:
         size = 8 if self.label_col else 0
         for col in self.feature_cols:
-            size += int(np.prod(self.feature_shapes[col], dtype=np.int64)) * np.dtype(self.info.feature_dtypes[col]).itemsize
+            itemsize = np.dtype(self.info.feature_dtypes[col]).itemsize
+            size += int(np.prod(self.feature_shapes[col], dtype=np.int64)) * itemsize
         return max(size, 1)
 
     def _batch_factory(self, split, batch_size, shard, shuffle, seed, num_epochs, drop_remainder, shuffle_buffer,
