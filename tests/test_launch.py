@@ -14,7 +14,7 @@ import pytest
 
 import sparkdl_kit as sdk
 from sparkdl_kit.errors import ConfigError, DriverOnlyError, LaunchError, WorkerFailedError
-from support import REPO, python_env
+from support import python_env
 
 horovod_run = [pytest.mark.slow, pytest.mark.horovod]
 
