@@ -102,11 +102,17 @@ def test_exact_pass_with_a_smaller_last_batch(uneven):
     assert sum(sizes) == 660 and sizes[-1] == 60
 
 
-def test_more_shards_than_row_groups_is_refused(spark, tmp_path):
+def test_more_shards_than_row_groups_stride_rows_and_an_empty_shard_is_refused(spark, tmp_path):
     df = spark.range(10, numPartitions=1).select(F.col("id").cast("float").alias("x"))
     ds = sdk.materialize(df, str(tmp_path / "ds"), ["x"], num_shards=1)
-    with pytest.raises(ConfigError, match=r"has 1 row group\(s\), fewer than the 4 shards.*num_shards=4"):
-        with ds.numpy_batches("train", batch_size=2, shard=(0, 4)) as it:
+    assert len(ds.info.splits["train"].row_groups) == 1
+    seen = []
+    for rank in range(4):
+        with ds.numpy_batches("train", batch_size=2, shard=(rank, 4), num_epochs=1, drop_remainder=False) as it:
+            seen += [int(v) for b in it for v in b["x"]]
+    assert sorted(seen) == list(range(10))
+    with pytest.raises(ConfigError, match=r"shard 11 of 12 of .* holds no rows"):
+        with ds.numpy_batches("train", batch_size=2, shard=(11, 12)) as it:
             next(it)
 
 

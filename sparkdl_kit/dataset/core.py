@@ -192,7 +192,7 @@ class Dataset:
                 (default: :class:`~sparkdl_kit.dataset.reader.petastorm.PetastormReader`).
 
         Raises:
-            ConfigError: a bad argument, or fewer row groups than shards.
+            ConfigError: a bad argument; or, while iterating, a shard without any row.
 
         Example:
             >>> with ds.tf_dataset("train", batch_size=64, shard=(0, 2), seed=7) as tfds:   # doctest: +SKIP

@@ -53,8 +53,11 @@ class PetastormReader(Reader):
     See :class:`~sparkdl_kit.dataset.reader.base.Reader` for the arguments; ``in_flight`` bounds
     the row groups read ahead (default: twice the threads).
 
+    With fewer row groups than shards, every rank reads all row groups and keeps every ``size``-th
+    row of each (a warning says so): still every row exactly once across ranks, only slower.
+
     Raises:
-        ConfigError: the folder has fewer row groups than ``shard[1]`` (some shard would be empty).
+        ConfigError: (while iterating) this shard holds no rows at all.
     """
 
     def __init__(self, url: str, columns: list[str], shard: tuple[int, int] = (0, 1), shuffle: bool = True,
@@ -62,12 +65,14 @@ class PetastormReader(Reader):
         super().__init__(url, columns, shard, shuffle, seed, num_epochs, workers)
         rank, size = shard
         self._open, pieces = list_row_groups(url)
-        if len(pieces) < size:
-            raise ConfigError(
-                f"'{url}' has {len(pieces)} row group(s), fewer than the {size} shards asked for, so some ranks "
-                f"would read nothing. Fix: materialize again with num_shards={size} (or more), or use fewer "
-                "processes.")
-        self._pieces = [p for i, p in enumerate(pieces) if i % size == rank]
+        self._stride = len(pieces) < size
+        if self._stride:
+            logger.warning("'%s' has %d row group(s), fewer than the %d shards: every rank reads all of them and "
+                           "keeps every %d-th row (slower); materialize with num_shards=%d to avoid it",
+                           url, len(pieces), size, size, size)
+            self._pieces = list(pieces)
+        else:
+            self._pieces = [p for i, p in enumerate(pieces) if i % size == rank]
         self._in_flight = in_flight or 2 * workers
         self._pool = ThreadPoolExecutor(workers, thread_name_prefix="sparkdl-reader")
         self._stop = threading.Event()
@@ -86,6 +91,9 @@ class PetastormReader(Reader):
             else:
                 table = pf.read_row_group(piece.row_group, columns=self.columns, use_threads=False)
         arrays = table_to_numpy(table, self.columns)
+        if self._stride:
+            arrays = {name: arr[self.shard[0]::self.shard[1]] for name, arr in arrays.items()}
+            table = table.slice(0, len(next(iter(arrays.values()))))
         if self.shuffle and table.num_rows > 1:
             seed = None if self.seed is None else [int(self.seed), self.shard[0], epoch, index]
             order = np.random.default_rng(seed).permutation(table.num_rows)
@@ -107,15 +115,29 @@ class PetastormReader(Reader):
         pending: collections.deque = collections.deque()
         plan = self._plan()
         for index, epoch in plan:
-            pending.append(self._pool.submit(self._read, index, epoch))
+            pending.append((self._pool.submit(self._read, index, epoch), epoch))
             if len(pending) >= self._in_flight:
                 break
+        rows, last_epoch = 0, 0
         while pending and not self._stop.is_set():
-            chunk = pending.popleft().result()
+            future, epoch = pending.popleft()
+            chunk = future.result()
+            if epoch != last_epoch:
+                self._check_rows(rows)
+                rows, last_epoch = 0, epoch
+            rows += len(next(iter(chunk.values()))) if chunk else 0
             step = next(plan, None)
             if step is not None:
-                pending.append(self._pool.submit(self._read, *step))
+                pending.append((self._pool.submit(self._read, *step), step[1]))
             yield chunk
+        if not self._stop.is_set():
+            self._check_rows(rows)
+
+    def _check_rows(self, rows: int) -> None:
+        if rows == 0:
+            rank, size = self.shard
+            raise ConfigError(f"shard {rank} of {size} of '{self.url}' holds no rows; expected at least one. Fix: "
+                              "write more rows, or read it with fewer shards (processes).")
 
     def close(self) -> None:
         if not self._closed:
