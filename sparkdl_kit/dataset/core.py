@@ -181,7 +181,8 @@ class Dataset:
             num_epochs: ``None`` repeats forever (use :meth:`steps_per_epoch` as Keras'
                 ``steps_per_epoch``); ``k`` yields exactly ``k * steps_per_epoch(...)`` batches on every
                 rank (or, with ``drop_remainder=False``, each of the rank's rows ``k`` times).
-            prefetch: batches prefetched by tf.data (default: autotuned).
+            prefetch: batches prefetched by tf.data (default: two hand-offs' worth, about 8 MB, so
+                memory stays flat; ``tf.data.AUTOTUNE`` lets tf.data decide).
             transform_fn: ``fn(features, labels) -> (features, labels)``, run by tf.data's parallel map.
             drop_remainder: full batches only (static batch size); ``False`` for an exact pass, e.g.
                 evaluation with ``shard=(0, 1)`` and ``num_epochs=1``.
@@ -209,7 +210,8 @@ class Dataset:
                                    shuffle_buffer, workers, reader_class, opened, group)
         try:
             yield to_tf_dataset(make, self._columns(), self.feature_cols, self.label_col,
-                                batch_size if drop_remainder else None, transform_fn, prefetch)
+                                batch_size if drop_remainder else None, transform_fn,
+                                2 * group if prefetch is None else prefetch)
         finally:
             _close_all(opened)
 

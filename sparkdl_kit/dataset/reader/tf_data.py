@@ -30,7 +30,7 @@ def to_tf_dataset(make_batches: Callable[[], Iterator[dict]], columns: dict[str,
         batch_size: the static batch dimension, or ``None`` when the last batch may be smaller.
         transform_fn: ``fn(features, labels) -> (features, labels)`` (``fn(features)`` without a label),
             applied with ``tf.data``'s parallel map.
-        prefetch: batches to prefetch (default: autotuned).
+        prefetch: batches to prefetch (``None``: autotuned).
     """
     tf = require("tensorflow")
 
