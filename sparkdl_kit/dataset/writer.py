@@ -7,8 +7,8 @@ reports what it wrote (rows, row groups, bytes), so the metadata needs no second
 Files left by failed or speculative task attempts are not reported and are deleted by the driver.
 
 Example:
-    >>> stats = df.mapInArrow(functools.partial(write_partition, tmp_url, 60000, "none"),
-    ...                       STATS_SCHEMA).collect()     # doctest: +SKIP
+    >>> body = functools.partial(write_partition, tmp_url, 60000, "none", SPLIT_COL)
+    >>> stats = df.mapInArrow(body, STATS_SCHEMA).collect()     # doctest: +SKIP
 """
 
 from __future__ import annotations
