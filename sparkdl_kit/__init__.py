@@ -11,6 +11,7 @@ Example:
 from sparkdl_kit import errors
 from sparkdl_kit.dataset import Dataset, materialize
 from sparkdl_kit.doctor import doctor
+from sparkdl_kit.inference import predict_udf
 from sparkdl_kit.launch import run, worker_context
 from sparkdl_kit.ml import KerasEstimator, KerasModel
 from sparkdl_kit.session import get_session
@@ -20,4 +21,4 @@ __version__ = "0.1.0"
 
 __all__ = ["__version__", "errors", "doctor", "get_session", "run", "worker_context",
            "train", "TrainConfig", "TrainResult", "KerasEstimator", "KerasModel",
-           "materialize", "Dataset"]
+           "materialize", "Dataset", "predict_udf"]
