@@ -7,7 +7,7 @@ import pandas as pd
 import pytest
 
 import sparkdl_kit as sdk
-from inference_helpers import FEATURES, binary, classifier, image_model, regressor, rows
+from test_inference_models import FEATURES, binary, classifier, image_model, regressor, rows
 
 
 @pytest.fixture(scope="module")

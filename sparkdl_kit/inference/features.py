@@ -62,7 +62,7 @@ def column_to_numpy(arr: pa.Array, spec: InputSpec, paths: pa.Array | None) -> t
 
 
 def _null_rows(valid: np.ndarray) -> list[str]:
-    return [f"row {i}: null" for i in np.flatnonzero(~valid)]
+    return [f"batch row {i}: null" for i in np.flatnonzero(~valid)]
 
 
 def _numeric_scalars(arr: pa.Array, spec: InputSpec):
@@ -102,7 +102,7 @@ def _numeric_lists(arr: pa.Array, spec: InputSpec):
         valid = valid.copy()
         valid[rows] = False
         values = values[~bad_kept]
-        problems += [f"row {i}: null element in the array" for i in rows]
+        problems += [f"batch row {i}: null element in the array" for i in rows]
     return values, valid, problems
 
 
@@ -128,7 +128,7 @@ def _encoded_images(arr: pa.Array, spec: InputSpec, kind: str, paths: pa.Array |
     valid = np.zeros(len(items), bool)
     decoded, problems = [], []
     for i, (item, name) in enumerate(zip(items, names)):
-        where = (item if kind == IMAGE_PATH else name) or f"row {i}"
+        where = (item if kind == IMAGE_PATH else name) or f"batch row {i}"
         if item is None:
             problems.append(f"{where}: null")
             continue

@@ -1,4 +1,4 @@
-"""Small real models and data the inference tests share."""
+"""Small real models and data the inference tests share (no tests here)."""
 
 import numpy as np
 import tensorflow as tf
