@@ -166,9 +166,9 @@ class Dataset:
 
         ``features`` is a tensor when there is one feature column and a dict ``{column: tensor}``
         otherwise; without a label column only ``features`` is yielded. Rows are read a row group at
-        a time (row groups of this rank: every ``size``-th after a seeded shuffle), converted to numpy
-        in bulk and permuted by the reading threads, then cut into batches that each mix rows of
-        several row groups (the shuffle buffer).
+        a time (row groups of this rank: every ``size``-th), converted to numpy in bulk by the reading
+        threads, then gathered in a random order into batches that each mix rows of several row
+        groups (the shuffle buffer).
 
         Args:
             split: ``"train"`` or ``"validation"``.
@@ -181,8 +181,7 @@ class Dataset:
             num_epochs: ``None`` repeats forever (use :meth:`steps_per_epoch` as Keras'
                 ``steps_per_epoch``); ``k`` yields exactly ``k * steps_per_epoch(...)`` batches on every
                 rank (or, with ``drop_remainder=False``, each of the rank's rows ``k`` times).
-            prefetch: batches prefetched by tf.data (default: two hand-offs' worth, about 8 MB, so
-                memory stays flat; ``tf.data.AUTOTUNE`` lets tf.data decide).
+            prefetch: batches prefetched by tf.data (default: autotuned).
             transform_fn: ``fn(features, labels) -> (features, labels)``, run by tf.data's parallel map.
             drop_remainder: full batches only (static batch size); ``False`` for an exact pass, e.g.
                 evaluation with ``shard=(0, 1)`` and ``num_epochs=1``.
@@ -210,8 +209,7 @@ class Dataset:
                                    shuffle_buffer, workers, reader_class, opened, group)
         try:
             yield to_tf_dataset(make, self._columns(), self.feature_cols, self.label_col,
-                                batch_size if drop_remainder else None, transform_fn,
-                                2 * group if prefetch is None else prefetch)
+                                batch_size if drop_remainder else None, transform_fn, prefetch)
         finally:
             _close_all(opened)
 
@@ -250,8 +248,9 @@ class Dataset:
             with lock:
                 opened.append(reader)
             try:
+                rng = np.random.default_rng(None if seed is None else [int(seed), rank])
                 out = batches(reader, {c: s for c, (s, _) in columns.items()}, {c: d for c, (_, d) in columns.items()},
-                              batch_size, shuffle, open_chunks, drop_remainder, group)
+                              batch_size, shuffle, open_chunks, drop_remainder, group, rng)
                 done = 0
                 for batch in out:
                     if total is not None and done >= total:

@@ -1,11 +1,11 @@
 """Chunks of rows -> fixed-size batches, in numpy, with rows mixed across several row groups.
 
-Each chunk (a row group) arrives already permuted by the reading thread when shuffling. The batcher
-keeps ``open_chunks`` of them open and builds every batch from slices of all of them, in
-proportion to the rows each has left, so a batch holds rows of several row groups and every open
-row group drains at the same pace: a shuffle within a buffer of ``open_chunks`` row groups that
-costs one copy per row (the batch itself). Without shuffling, batches are views of one chunk,
-except where a batch straddles two chunks.
+When shuffling, the batcher keeps ``open_chunks`` chunks (row groups) open, each with a random
+row order, and builds every batch from all of them, in proportion to the rows each has left, so a
+batch holds rows of several row groups and every open row group drains at the same pace: a
+shuffle within a buffer of ``open_chunks`` row groups that costs one copy per row (the gather into
+the batch itself). Without shuffling, batches are views of one chunk, except where a batch
+straddles two chunks.
 
 Example:
     >>> import numpy as np
@@ -52,49 +52,59 @@ def _shares(left: list[int], want: int) -> list[int]:
 
 def batches(chunks: Iterable[dict], shapes: dict[str, tuple], dtypes: dict[str, str], batch_size: int,
             shuffle: bool = True, open_chunks: int = 2, drop_remainder: bool = True,
-            group: int = 1) -> Iterator[dict[str, np.ndarray]]:
+            group: int = 1, rng: np.random.Generator | None = None) -> Iterator[dict[str, np.ndarray]]:
     """Re-cuts chunks into batches.
 
     Args:
-        chunks: dicts ``{column: array}`` of flat arrays, as a Reader yields them (permuted already
-            when shuffling).
+        chunks: dicts ``{column: array}`` of flat arrays, as a Reader yields them.
         shapes: the shape of one row per column (``()`` for scalars); other columns are dropped.
         dtypes: the numpy dtype per column.
         batch_size: rows per batch.
-        shuffle: mix rows of ``open_chunks`` chunks in every batch (otherwise read in order).
+        shuffle: visit each chunk's rows in a random order and mix rows of ``open_chunks`` chunks
+            in every batch (otherwise read in order).
         open_chunks: how many chunks feed each batch when shuffling.
         drop_remainder: drop the last batch if it is smaller than ``batch_size``.
         group: yield up to ``group`` batches at a time, stacked as arrays of shape
             ``(g, batch_size, *row_shape)`` (fewer Python -> TensorFlow hand-offs); with ``group=1``
             arrays are ``(batch_size, *row_shape)``.
+        rng: the random generator of the row order (seed it for a reproducible order).
     """
+    rng = rng if rng is not None else np.random.default_rng()
     source = iter(chunks)
     width = max(1, open_chunks if shuffle else 1)
-    live: list[list] = []          # [chunk, position]
+    live: list[list] = []          # [chunk, position, row order or None]
     exhausted = False
     while True:
-        available = sum(_rows(c) - p for c, p in live)
+        available = sum(_rows(c) - p for c, p, _ in live)
         while not exhausted and (len(live) < width or available < batch_size * group):
             chunk = next(source, None)
             if chunk is None:
                 exhausted = True
             elif chunk and _rows(chunk):
-                live.append([_shaped(chunk, shapes, dtypes), 0])
-                available += _rows(chunk)
-        left = [_rows(c) - p for c, p in live]
+                shaped = _shaped(chunk, shapes, dtypes)
+                live.append([shaped, 0, rng.permutation(_rows(shaped)) if shuffle else None])
+                available += _rows(shaped)
         if available == 0:
             return
         full = min(group, available // batch_size)
         want = full * batch_size if full else available
         if not full and drop_remainder:
             return
-        take = _shares(left, want)
-        parts = [(c, p, p + t) for (c, p), t in zip(live, take) if t]
-        if len(parts) == 1:
-            c, a, b = parts[0]
-            out = {k: v[a:b] for k, v in c.items()}
+        take = _shares([_rows(c) - p for c, p, _ in live], want)
+        parts = [(entry, t) for entry, t in zip(live, take) if t]
+        if len(parts) == 1 and parts[0][0][2] is None:
+            (c, p, _), t = parts[0]
+            out = {k: v[p:p + t] for k, v in c.items()}
         else:
-            out = {k: np.concatenate([c[k][a:b] for c, a, b in parts]) for k in live[0][0]}
+            out = {k: np.empty((want, *v.shape[1:]), v.dtype) for k, v in live[0][0].items()}
+            at = 0
+            for (c, p, order), t in parts:
+                for k, v in c.items():
+                    if order is None:
+                        out[k][at:at + t] = v[p:p + t]
+                    else:
+                        np.take(v, order[p:p + t], axis=0, out=out[k][at:at + t])
+                at += t
         for entry, t in zip(live, take):
             entry[1] += t
         live = [e for e in live if e[1] < _rows(e[0])]

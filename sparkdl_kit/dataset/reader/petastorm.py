@@ -4,8 +4,9 @@ Petastorm resolves the URL to a filesystem (``file://``, ``hdfs://``, ``s3://``/
 ``gs://``) and lists the row groups exactly as its ``make_batch_reader`` does, and this reader
 assigns them to shards with the same rule (row group ``i`` goes to rank ``i % size``). The reading
 itself is ours: a small thread pool reads whole row groups with pyarrow and converts them to numpy
-in bulk (no pandas, no per-row stacking), permuting rows when shuffling, with a bounded number of
-row groups in flight so memory stays flat however large the split.
+in bulk (no pandas, no per-row stacking), with a bounded number of row groups in flight so memory
+stays flat however large the split. (Rows are shuffled later, by the batcher, in the same copy
+that builds each batch.)
 
 Why not Petastorm's own worker pool: with a seed and few threads, petastorm 0.13.1's ``ThreadPool``
 sometimes ends an epoch early (seen: 392 of 660 rows with ``workers_count=2, seed=5``), which
@@ -93,11 +94,6 @@ class PetastormReader(Reader):
         arrays = table_to_numpy(table, self.columns)
         if self._stride:
             arrays = {name: arr[self.shard[0]::self.shard[1]] for name, arr in arrays.items()}
-            table = table.slice(0, len(next(iter(arrays.values()))))
-        if self.shuffle and table.num_rows > 1:
-            seed = None if self.seed is None else [int(self.seed), self.shard[0], epoch, index]
-            order = np.random.default_rng(seed).permutation(table.num_rows)
-            arrays = {name: arr[order] for name, arr in arrays.items()}
         return arrays
 
     def _plan(self) -> Iterator[tuple[int, int]]:
