@@ -64,6 +64,7 @@ def main() -> None:
         del table
 
         spark = sdk.get_session("bench_materialize", conf={"spark.ui.enabled": "false",
+                                                           "spark.ui.showConsoleProgress": "false",
                                                            "spark.driver.memory": "4g"})
         spark.sparkContext.setLogLevel("ERROR")
         df = spark.read.parquet("file://" + str(source))
