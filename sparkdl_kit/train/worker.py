@@ -57,7 +57,9 @@ def train_worker(job: TrainJob) -> dict[str, Any]:
         history = {k: v[:initial_epoch] for k, v in history.items()}
 
     steps = dataset.steps_per_epoch(TRAIN, config.batch_size, size)
-    has_validation = VALIDATION in dataset.splits and dataset.row_count(VALIDATION) >= size
+    # Validation runs only when every rank gets at least one full batch (else evaluate would never end).
+    validation_steps = (dataset.steps_per_epoch(VALIDATION, config.batch_size, size)
+                        if VALIDATION in dataset.splits and dataset.row_count(VALIDATION) else 0)
     callbacks = [hvd.callbacks.BroadcastGlobalVariablesCallback(0), hvd.callbacks.MetricAverageCallback()]
     if config.warmup_epochs > 0 and initial_epoch < config.warmup_epochs:
         callbacks.append(hvd.callbacks.LearningRateWarmupCallback(
@@ -78,10 +80,10 @@ def train_worker(job: TrainJob) -> dict[str, Any]:
             TRAIN, batch_size=config.batch_size, shard=shard, shuffle=config.shuffle,
             seed=config.seed + initial_epoch, num_epochs=None))
         fit_kwargs: dict[str, Any] = {}
-        if has_validation:
+        if validation_steps:
             fit_kwargs["validation_data"] = stack.enter_context(dataset.tf_dataset(
                 VALIDATION, batch_size=config.batch_size, shard=shard, shuffle=False, num_epochs=None))
-            fit_kwargs["validation_steps"] = dataset.steps_per_epoch(VALIDATION, config.batch_size, size)
+            fit_kwargs["validation_steps"] = validation_steps
         if initial_epoch < config.epochs:
             fit = model.fit(train, steps_per_epoch=steps, epochs=config.epochs, initial_epoch=initial_epoch,
                             callbacks=callbacks, verbose=0, **fit_kwargs)
