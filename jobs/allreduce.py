@@ -8,7 +8,6 @@ Each of the N ranks contributes rank + 1; every rank must receive N * (N + 1) / 
 
 import argparse
 import json
-import logging
 import sys
 import time
 
@@ -30,10 +29,7 @@ def main(argv=None) -> int:
     parser.add_argument("--num-proc", type=int, default=2, help="number of Horovod processes (Spark tasks)")
     parser.add_argument("--master", default=None, help="Spark master; default: local mode, or spark-submit's")
     args = parser.parse_args(argv)
-    handler = logging.StreamHandler()  # the toolkit's and the workers' lines, on stderr; the JSON summary stays last
-    handler.setFormatter(logging.Formatter("%(asctime)s %(name)s: %(message)s"))
-    logging.getLogger("sparkdl_kit").addHandler(handler)
-    logging.getLogger("sparkdl_kit").setLevel(logging.INFO)
+    sdk.log_to_stderr()   # the toolkit's and the workers' lines, on stderr; the JSON summary stays last
 
     spark = sdk.get_session("sparkdl_kit-allreduce", master=args.master)
     start = time.time()

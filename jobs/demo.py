@@ -7,7 +7,6 @@ Writes <output>/dataset (the materialized dataset), <output>/model (the KerasMod
 """
 
 import argparse
-import logging
 import os
 import sys
 import time
@@ -51,8 +50,7 @@ def main(argv=None) -> int:
     parser.add_argument("--epochs", type=int, default=8)
     parser.add_argument("--output", default="/tmp/sparkdl_kit/demo")
     args = parser.parse_args(argv)
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s: %(message)s", datefmt="%H:%M:%S")
-    logging.getLogger("py4j").setLevel(logging.WARNING)
+    sdk.log_to_stderr()
     start = time.time()
 
     spark = sdk.get_session("sparkdl_kit-demo")

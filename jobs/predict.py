@@ -13,7 +13,6 @@ is printed at the end; exit code 2 means bad input, with the reason on stderr.
 """
 
 import argparse
-import logging
 import os
 import sys
 import time
@@ -109,8 +108,7 @@ def _task_error(e: Exception) -> str | None:
 
 def main(argv=None) -> int:
     args = parse_args(argv)
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s: %(message)s", datefmt="%H:%M:%S")
-    logging.getLogger("py4j").setLevel(logging.WARNING)
+    sdk.log_to_stderr()
     spark = sdk.get_session("sparkdl_kit-predict", master=args.master)
     start = time.time()
     try:

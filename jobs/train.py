@@ -10,7 +10,6 @@ Running again with the same --run-id resumes from the last complete epoch.
 
 import argparse
 import json
-import logging
 import sys
 import time
 
@@ -48,9 +47,7 @@ def model_for(name: str, dataset):
 
 def main(argv=None) -> int:
     args = parse_args(argv)
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s: %(message)s", datefmt="%H:%M:%S")
-    for noisy in ("py4j", "horovod"):
-        logging.getLogger(noisy).setLevel(logging.WARNING)
+    sdk.log_to_stderr()
     spark = sdk.get_session("sparkdl_kit-train", master=args.master)
     start = time.time()
     dataset = sdk.Dataset.load(args.dataset)

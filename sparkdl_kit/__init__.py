@@ -9,6 +9,7 @@ Example:
 """
 
 from sparkdl_kit import errors
+from sparkdl_kit.console import log_to_stderr
 from sparkdl_kit.dataset import Dataset, materialize
 from sparkdl_kit.doctor import doctor
 from sparkdl_kit.inference import predict_udf
@@ -21,4 +22,4 @@ __version__ = "0.1.0"
 
 __all__ = ["__version__", "errors", "doctor", "get_session", "run", "worker_context",
            "train", "TrainConfig", "TrainResult", "KerasEstimator", "KerasModel",
-           "materialize", "Dataset", "predict_udf"]
+           "materialize", "Dataset", "predict_udf", "log_to_stderr"]
