@@ -6,7 +6,7 @@ subclass also derives from the matching builtin, so ``except ValueError`` keeps 
     try:
         sdk.materialize(df, url, label_col="lable")
     except sdk.errors.SchemaError as e:      # also a ValueError
-        print(e)   # column 'lable' not found; the DataFrame has: label, features. ...
+        message = str(e)   # column 'lable' not found; the DataFrame has: label, features. ...
 
 Messages say what was received, what was expected, and how to fix it.
 """
