@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 
+from sparkdl_kit.config import positive_int, replace_validated
 from sparkdl_kit.errors import ConfigError
 
 TASKS = ("auto", "classifier", "regressor")
@@ -58,19 +59,11 @@ class InferenceConfig:
             raise ConfigError(f"handle_invalid={self.handle_invalid!r}: expected one of {', '.join(HANDLE_INVALID)} "
                               "('error' fails on the first row with a null feature, 'skip' drops such rows, "
                               "'keep' gives them null predictions).")
-        _positive_int("batch_size", self.batch_size, "1024")
+        positive_int("batch_size", self.batch_size, "1024")
         if self.tf_threads is not None:
-            _positive_int("tf_threads", self.tf_threads, "2")
+            positive_int("tf_threads", self.tf_threads, "2")
 
     def replace(self, **changes) -> "InferenceConfig":
         """A copy with some settings changed (validated again)."""
-        unknown = sorted(set(changes) - {f.name for f in dataclasses.fields(self)})
-        if unknown:
-            raise ConfigError(f"unknown inference setting(s): {', '.join(unknown)}. Known settings: "
-                              f"{', '.join(f.name for f in dataclasses.fields(self))}.")
-        return dataclasses.replace(self, **changes)
+        return replace_validated(self, "inference", changes)
 
-
-def _positive_int(name: str, value, example: str) -> None:
-    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-        raise ConfigError(f"{name}={value!r}: expected an integer >= 1, such as {example}.")

@@ -5,6 +5,7 @@ from __future__ import annotations
 import dataclasses
 from typing import Any, Callable, Sequence
 
+from sparkdl_kit.config import positive_int, replace_validated
 from sparkdl_kit.errors import ConfigError
 
 LR_SCALINGS = ("linear", "none")
@@ -48,8 +49,8 @@ class TrainConfig:
     verbose: bool = True
 
     def __post_init__(self):
-        _positive_int("batch_size", self.batch_size, "64")
-        _positive_int("epochs", self.epochs, "5")
+        positive_int("batch_size", self.batch_size, "64")
+        positive_int("epochs", self.epochs, "5")
         if not isinstance(self.learning_rate, (int, float)) or not self.learning_rate > 0:
             raise ConfigError(f"learning_rate={self.learning_rate!r}: expected a number > 0, such as 0.001.")
         if self.lr_scaling not in LR_SCALINGS:
@@ -62,13 +63,5 @@ class TrainConfig:
 
     def replace(self, **changes) -> "TrainConfig":
         """A copy with some settings changed (validated again)."""
-        unknown = sorted(set(changes) - {f.name for f in dataclasses.fields(self)})
-        if unknown:
-            raise ConfigError(f"unknown training setting(s): {', '.join(unknown)}. Known settings: "
-                              f"{', '.join(f.name for f in dataclasses.fields(self))}.")
-        return dataclasses.replace(self, **changes)
+        return replace_validated(self, "training", changes)
 
-
-def _positive_int(name: str, value: Any, example: str) -> None:
-    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-        raise ConfigError(f"{name}={value!r}: expected an integer >= 1, such as {example}.")
