@@ -9,6 +9,7 @@ import tempfile
 from typing import Any
 
 from sparkdl_kit._deps import require
+from sparkdl_kit.errors import ConfigError
 from sparkdl_kit.store import RunStore
 from sparkdl_kit.train.config import TrainConfig
 from sparkdl_kit.train.model_source import ModelSource, save_portable
@@ -104,8 +105,6 @@ def build_optimizer(spec: Any, learning_rate: float):
     if isinstance(spec, str):
         classes = {name.lower(): getattr(legacy, name) for name in dir(legacy) if name[0].isupper()}
         if spec.lower() not in classes:
-            from sparkdl_kit.errors import ConfigError
-
             raise ConfigError(f"optimizer={spec!r}: unknown; expected one of {', '.join(sorted(classes))}, "
                               "or a config dict from tf.keras.optimizers.serialize(optimizer).")
         return classes[spec.lower()](learning_rate=learning_rate)
