@@ -1,9 +1,15 @@
 #!/usr/bin/env bash
-# Stops the cluster start.sh started, by the PIDs it recorded (never by name).
+# Stops the cluster start.sh started, by the PIDs it recorded (never by name), workers and their
+# executors included; removes the fake-GPU worker settings start.sh wrote.
 #   cluster/local-standalone/stop.sh [--dir /tmp/sparkdl-standalone]
 set -uo pipefail
 DIR=${SPARKDL_CLUSTER_DIR:-/tmp/sparkdl-standalone}
-[ "${1:-}" = "--dir" ] && DIR=$2
+case "${1:-}" in
+  --dir) DIR=$2 ;;
+  -h|--help) sed -n '2,4p' "$0"; exit 0 ;;
+  "") ;;
+  *) echo "stop.sh: unknown option '$1' (see --help)" >&2; exit 2 ;;
+esac
 [ -f "$DIR/pids" ] || { echo "stop.sh: no cluster recorded in $DIR"; exit 0; }
 
 # spark-class execs the JVM, so a recorded PID is the JVM; its children (executors) go with it.
@@ -18,5 +24,5 @@ for _ in $(seq 1 40); do
   [ $alive = 0 ] && break; sleep 0.25
 done
 kill -9 "${pids[@]}" 2>/dev/null
-rm -f "$DIR/pids" "$DIR/master-url"
+rm -f "$DIR/pids" "$DIR/master-url" "$DIR"/worker-*.conf
 echo "stop.sh: stopped ${#pids[@]} process(es)"
