@@ -43,7 +43,8 @@ def _positive(name: str, value: Any, allow_none: bool = False) -> None:
 def run(fn: Callable[..., Any], args: Sequence[Any] = (), kwargs: Mapping[str, Any] | None = None,
         num_proc: int | None = None, *, env: Mapping[str, str] | None = None,
         cpu_threads_per_worker: int | None = None, start_timeout: float = 120, timeout: float | None = None,
-        verbose: int = 0, log_tail_lines: int = 40, launcher: Launcher | None = None) -> list[Any]:
+        verbose: int = 0, log_tail_lines: int = 40, launcher: Launcher | None = None,
+        elastic: bool = False) -> list[Any]:
     """Runs ``fn(*args, **kwargs)`` on ``num_proc`` distributed workers, one Spark task each.
 
     The workers are Horovod processes (Gloo) started in Spark tasks: inside ``fn``, ``hvd.init()`` joins
@@ -70,6 +71,10 @@ def run(fn: Callable[..., Any], args: Sequence[Any] = (), kwargs: Mapping[str, A
         log_tail_lines: how many last output lines of a failed worker its error carries.
         launcher: how to start the workers; the default is
             :class:`~sparkdl_kit.launch.HorovodSparkLauncher`.
+        elastic: run with Elastic Horovod (:class:`~sparkdl_kit.launch.horovod_elastic.HorovodElasticLauncher`):
+            a lost worker's Spark task is retried and the others continue from their last commit.
+            ``fn`` must use ``hvd.elastic.run`` with a state object. Pass
+            ``launcher=HorovodElasticLauncher(min_num_proc=..., ...)`` to tune it.
 
     Returns:
         The return values of ``fn``, one per worker, ordered by rank.
@@ -109,6 +114,15 @@ def run(fn: Callable[..., Any], args: Sequence[Any] = (), kwargs: Mapping[str, A
     num_proc = check_num_proc(sc, num_proc, wait_seconds=min(30.0, float(start_timeout)))
     if cpu_threads_per_worker is None:
         cpu_threads_per_worker = int(sc.getConf().get("spark.task.cpus", "1"))
+    if elastic is not False and elastic is not True:
+        raise ConfigError(f"elastic={elastic!r}: expected True or False.")
+    if elastic and launcher is not None and not getattr(launcher, "elastic", False):
+        raise ConfigError(f"elastic=True with launcher={launcher.name!r}, which is not elastic. Fix: pass "
+                          "launcher=HorovodElasticLauncher(...) alone, or leave launcher out.")
+    if launcher is None and elastic:
+        from sparkdl_kit.launch.horovod_elastic import HorovodElasticLauncher
+
+        launcher = HorovodElasticLauncher()
     if launcher is None:
         from sparkdl_kit.launch.horovod_spark import HorovodSparkLauncher
 
