@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import subprocess
 import sys
+from pathlib import Path
+from typing import NamedTuple
 
 import pytest
 
@@ -32,19 +35,45 @@ def spark():
     session.stop()
 
 
-@pytest.fixture(scope="session")
-def standalone_cluster(tmp_path_factory):
-    """A real Spark standalone cluster on 127.0.0.1: one master and two 1-core workers. Yields its URL."""
-    workdir = tmp_path_factory.mktemp("standalone")
+class StandaloneCluster(NamedTuple):
+    """A running cluster started by cluster/local-standalone/start.sh."""
+
+    master: str         # spark://127.0.0.1:PORT
+    webui_port: int     # the master's web UI (its JSON status at http://127.0.0.1:PORT/json/)
+    workdir: Path       # pids, logs, worker settings
+
+
+@contextlib.contextmanager
+def _standalone(workdir: Path, *options: str):
+    """Starts a standalone cluster with start.sh (2 workers of 1 core, 2g), yields it, stops it with stop.sh."""
+    webui_port = free_port()
     cmd = ["bash", str(CLUSTER_SCRIPTS / "start.sh"), "--workers", "2", "--cores", "1", "--memory", "2g",
-           "--port", str(free_port()), "--webui-port", str(free_port()), "--dir", str(workdir)]
+           "--port", str(free_port()), "--webui-port", str(webui_port), "--dir", str(workdir), *options]
     started = subprocess.run(cmd, capture_output=True, text=True, timeout=240,
                              env=python_env(PYTHON=sys.executable))
     try:
         if started.returncode != 0:
             logs = "\n".join(f"--- {p.name}\n{p.read_text()[-3000:]}" for p in (workdir / "logs").glob("*.log"))
             pytest.fail(f"standalone cluster did not start: {started.stderr}\n{logs}")
-        yield started.stdout.strip().splitlines()[-1]
+        yield StandaloneCluster(started.stdout.strip().splitlines()[-1], webui_port, workdir)
     finally:
         subprocess.run(["bash", str(CLUSTER_SCRIPTS / "stop.sh"), "--dir", str(workdir)],
                        capture_output=True, timeout=120)
+
+
+@pytest.fixture(scope="session")
+def standalone_cluster(tmp_path_factory):
+    """A real Spark standalone cluster on 127.0.0.1: one master and two 1-core workers. Yields its URL."""
+    with _standalone(tmp_path_factory.mktemp("standalone")) as cluster:
+        yield cluster.master
+
+
+@pytest.fixture(scope="session")
+def fake_gpu_cluster(tmp_path_factory):
+    """Like ``standalone_cluster``, with one fake GPU per worker (addresses "0" and "1"); yields a StandaloneCluster.
+
+    Jobs that want the GPUs submit with ``spark.executor.resource.gpu.amount=1`` and
+    ``spark.task.resource.gpu.amount=1``; TensorFlow on CPU ignores the CUDA_VISIBLE_DEVICES they lead to.
+    """
+    with _standalone(tmp_path_factory.mktemp("standalone_gpu"), "--fake-gpus-per-worker", "1") as cluster:
+        yield cluster
