@@ -127,3 +127,20 @@ def test_bad_reader_arguments(uneven):
     with pytest.raises(ConfigError, match="transform_fn="):
         with uneven.tf_dataset(transform_fn="double"):
             pass
+
+
+def test_batches_are_handed_to_tensorflow_without_a_copy_when_aligned():
+    tf = pytest.importorskip("tensorflow")
+    from sparkdl_kit.dataset.reader.batching import ALIGNMENT, aligned_empty
+    from sparkdl_kit.dataset.reader.tf_data import as_tensor
+
+    owned = aligned_empty((3, 4, 5), np.float32)
+    assert owned.ctypes.data % ALIGNMENT == 0 and owned.shape == (3, 4, 5)
+    owned[...] = np.arange(60, dtype=np.float32).reshape(3, 4, 5)
+    adopted = as_tensor(owned, tf)
+    owned[0, 0, 0] = -1.0                      # the tensor reads the array's own buffer
+    assert adopted.dtype == tf.float32 and adopted.numpy()[0, 0, 0] == -1.0
+    frozen = np.arange(6, dtype=np.int64)
+    frozen.flags.writeable = False             # e.g. a view of an Arrow buffer: copied instead
+    copied = as_tensor(frozen, tf)
+    assert copied.numpy().tolist() == list(range(6))

@@ -21,6 +21,24 @@ from typing import Iterable, Iterator
 import numpy as np
 
 
+#: Byte alignment of the arrays the batcher allocates: what TensorFlow needs to adopt a buffer without a copy.
+ALIGNMENT = 64
+
+
+def aligned_empty(shape: tuple, dtype) -> np.ndarray:
+    """``np.empty(shape, dtype)`` whose data starts on an :data:`ALIGNMENT`-byte boundary.
+
+    Example:
+        >>> aligned_empty((3, 5), np.float32).ctypes.data % ALIGNMENT
+        0
+    """
+    dtype = np.dtype(dtype)
+    nbytes = int(np.prod(shape, dtype=np.int64)) * dtype.itemsize
+    raw = np.empty(nbytes + ALIGNMENT, np.uint8)
+    start = -raw.ctypes.data % ALIGNMENT
+    return raw[start:start + nbytes].view(dtype).reshape(shape)
+
+
 def _shaped(chunk: dict, shapes: dict, dtypes: dict) -> dict:
     out = {}
     for name, shape in shapes.items():
@@ -96,7 +114,7 @@ def batches(chunks: Iterable[dict], shapes: dict[str, tuple], dtypes: dict[str, 
             (c, p, _), t = parts[0]
             out = {k: v[p:p + t] for k, v in c.items()}
         else:
-            out = {k: np.empty((want, *v.shape[1:]), v.dtype) for k, v in live[0][0].items()}
+            out = {k: aligned_empty((want, *v.shape[1:]), v.dtype) for k, v in live[0][0].items()}
             at = 0
             for (c, p, order), t in parts:
                 for k, v in c.items():

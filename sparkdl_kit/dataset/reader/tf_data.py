@@ -2,7 +2,8 @@
 
 Python hands TensorFlow several batches at a time (arrays of shape ``(batches, batch_size, ...)``)
 and tf.data splits them again (``unbatch``), so the per-call cost of ``from_generator`` is paid
-once per few megabytes instead of once per batch.
+once per few megabytes instead of once per batch. The batcher's arrays are aligned and freshly
+allocated, so TensorFlow adopts their buffers through DLPack instead of copying them.
 
 Example:
     >>> ds = to_tf_dataset(make_batches, {"x": ((64,), "float32"), "y": ((), "int64")}, ["x"], "y",
@@ -13,7 +14,19 @@ from __future__ import annotations
 
 from typing import Callable, Iterator
 
+import numpy as np
+
 from sparkdl_kit._deps import require
+from sparkdl_kit.dataset.reader.batching import ALIGNMENT
+
+
+def as_tensor(array: np.ndarray, tf):
+    """A tensor over ``array``'s own buffer when TensorFlow can adopt it (C-contiguous, writeable, aligned),
+    else a copy. The tensor keeps the array alive; the caller must not write to the array afterwards."""
+    if (array.flags.c_contiguous and array.flags.writeable and array.size
+            and array.ctypes.data % ALIGNMENT == 0):
+        return tf.experimental.dlpack.from_dlpack(array.__dlpack__())
+    return tf.convert_to_tensor(array)
 
 
 def to_tf_dataset(make_batches: Callable[[], Iterator[dict]], columns: dict[str, tuple], feature_cols: list[str],
@@ -44,6 +57,7 @@ def to_tf_dataset(make_batches: Callable[[], Iterator[dict]], columns: dict[str,
 
     def structured():
         for batch in make_batches():
+            batch = {name: as_tensor(array, tf) for name, array in batch.items()}
             features = batch[feature_cols[0]] if single else {c: batch[c] for c in feature_cols}
             yield (features, batch[label_col]) if label_col is not None else features
 
