@@ -9,11 +9,13 @@ import time
 from typing import Any, Iterator
 
 from sparkdl_kit._deps import require
+from sparkdl_kit.errors import LaunchError
 from sparkdl_kit.launch.base import Launcher, LaunchSpec
 from sparkdl_kit.launch.failures import failure_error
+from sparkdl_kit.launch.horovod_services import horovod_services_bound, is_wildcard, local_address_towards
 from sparkdl_kit.launch.output import HorovodStreamSink, OutputServer, WorkerOutput
 from sparkdl_kit.launch.slots import local_cores
-from sparkdl_kit.launch.worker import WorkerSpec, horovod_entry, thread_env
+from sparkdl_kit.launch.worker import IN_WORKER_ENV, WorkerSpec, horovod_entry, thread_env
 
 logger = logging.getLogger(__name__)
 
@@ -21,16 +23,19 @@ _PATCH_LOCK = threading.Lock()
 
 
 def driver_addresses(sc) -> tuple[str, str]:
-    """(address to bind, address workers connect to) for the driver's output server.
+    """(address to bind, address workers connect to) for the servers the driver opens for a run.
 
     Local mode binds to the loopback interface; on a cluster, to ``spark.driver.bindAddress`` if set,
-    else ``spark.driver.host``, never to all interfaces.
+    else ``spark.driver.host``, never to all interfaces: a wildcard bind address (``0.0.0.0``, as in
+    some Kubernetes setups) is replaced by the driver's own address on the route to ``spark.driver.host``.
     """
     if local_cores(sc.master) is not None:
         return "127.0.0.1", "127.0.0.1"
     conf = sc.getConf()
     advertised = conf.get("spark.driver.host", "127.0.0.1")
     bind = conf.get("spark.driver.bindAddress", advertised)
+    if is_wildcard(bind):
+        bind = local_address_towards(advertised)
     return bind, advertised
 
 
@@ -121,6 +126,17 @@ class _Watchdog(threading.Thread):
         self.join(timeout=5)
 
 
+def _check_gloo_built(verbose: int) -> None:
+    """Horovod's check that it has Gloo, done before the run opens any socket.
+
+    The check forks the driver process once (Horovod caches its answer); done later, inside the run,
+    the forked child would inherit the run's listening sockets.
+    """
+    if not require("horovod.common.util").gloo_built(verbose=verbose >= 2):  # the arguments Horovod caches on
+        raise LaunchError("Horovod was built without Gloo, which sparkdl_kit.run needs. Fix: reinstall it with "
+                          "HOROVOD_WITH_GLOO=1 pip install --no-build-isolation --no-cache-dir horovod[spark]")
+
+
 def _wait_for(condition, seconds: float) -> bool:
     deadline = time.monotonic() + seconds
     while not condition():
@@ -150,6 +166,7 @@ class HorovodSparkLauncher(Launcher):
     def launch(self, spec: LaunchSpec, spark_context: Any) -> list[Any]:
         horovod_spark = require("horovod.spark")
         job_id = require("horovod.spark.driver.job_id")
+        _check_gloo_built(spec.verbose)
         output = WorkerOutput(spec.log_tail_lines)
         bind, advertised = driver_addresses(spark_context)
         with OutputServer(output, host=bind, advertised_host=advertised) as server:
@@ -157,11 +174,13 @@ class HorovodSparkLauncher(Launcher):
                 fn=spec.fn, args=tuple(spec.args), kwargs=dict(spec.kwargs), run_id=spec.run_id,
                 run_dir=spec.run_dir, output_address=server.address, output_token=server.token,
                 cpu_threads=spec.cpu_threads_per_worker, extra_env=dict(spec.env))
-            env = {**spec.env, **thread_env(spec.cpu_threads_per_worker)}
+            # The run id in the workers' initial environment marks their processes as this run's.
+            env = {**spec.env, **thread_env(spec.cpu_threads_per_worker), IN_WORKER_ENV: spec.run_id}
             sinks = (HorovodStreamSink(output, "stdout"), HorovodStreamSink(output, "stderr"))
             error: BaseException | None = None
             results: list[Any] = []
-            with _quiet_horovod_spark_thread(), _horovod_abort_event() as abort:
+            with _quiet_horovod_spark_thread(), _horovod_abort_event() as abort, \
+                    horovod_services_bound(bind, advertised):
                 watchdog = _Watchdog(spark_context, f"horovod.spark.run.{job_id.JOB_ID + 1}", output, abort,
                                      spec.timeout, self.failure_grace)
                 watchdog.start()
