@@ -8,11 +8,14 @@ dies on the standalone cluster, and the sockets a run opens are checked while it
 
 from __future__ import annotations
 
+import array
+import fcntl
 import functools
 import hashlib
 import json
 import os
 import signal
+import termios
 import threading
 import time
 from pathlib import Path
@@ -37,6 +40,16 @@ def _executor_jvm(pid: int) -> psutil.Process | None:
     return None
 
 
+def _wait_until_stdout_is_read(seconds: float = 10) -> None:
+    """Waits until the output forwarder has read this process's stdout pipe, so its last line reaches the driver."""
+    deadline = time.monotonic() + seconds
+    unread = array.array("i", [1])
+    while unread[0] and time.monotonic() < deadline:
+        fcntl.ioctl(1, termios.FIONREAD, unread)
+        time.sleep(0.1)
+    time.sleep(0.2)  # from the pipe to the socket
+
+
 def _inject(fault: str, where: str, stamp_dir: str) -> None:
     """Records when and where the fault happens, then raises, kills this process or its executor JVM."""
     stamp = {"time": time.time(), "pid": os.getpid(), "where": where}
@@ -44,6 +57,7 @@ def _inject(fault: str, where: str, stamp_dir: str) -> None:
         stamp["executor_pid"] = _executor_jvm(os.getpid()).pid
     Path(stamp_dir, "fault.json").write_text(json.dumps(stamp))
     print(f"injecting {fault} at {where}", flush=True)
+    _wait_until_stdout_is_read()
     if fault == "raise":
         raise ValueError(f"injected failure at {where}")
     os.kill(stamp.get("executor_pid", os.getpid()), signal.SIGKILL)
