@@ -26,6 +26,8 @@ PARAM_TABLE = [
     ("seed", "random seed", _T.seed, TypeConverters.toInt),
     ("callbacks", "extra Keras callbacks (or a function returning them)", [], TypeConverters.identity),
     ("verbose", "one progress line per epoch in the driver's log", _T.verbose, TypeConverters.toBoolean),
+    ("elastic", "Elastic Horovod: a lost worker is replaced and training continues (needs Spark task retries)",
+                _T.elastic, TypeConverters.toBoolean),
     ("num_proc", "number of Horovod workers (default: all task slots)", None, TypeConverters.identity),
     ("store", "folder URL for runs: checkpoints, logs, the final model, the dataset",
               "file:///tmp/sparkdl_kit/runs", TypeConverters.toString),

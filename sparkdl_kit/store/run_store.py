@@ -104,12 +104,22 @@ class RunStore:
         return int(name.split("-", 1)[1]), folder
 
     def mark_latest_checkpoint(self, epoch: int) -> None:
-        """Points LATEST at the checkpoint of ``epoch``, atomically, and drops older ones."""
+        """Points LATEST at the checkpoint of ``epoch``, atomically, and drops the others.
+
+        Older checkpoints go, and so do the temporary folders a killed writer left behind (one writer
+        per run: rank 0).
+        """
         name = os.path.basename(self.checkpoint_dir(epoch))
         self.write_text(os.path.join(self.checkpoints, LATEST), name + "\n")
         for old in os.listdir(self.checkpoints):
+            path = os.path.join(self.checkpoints, old)
             if old.startswith("epoch-") and old != name:
-                shutil.rmtree(os.path.join(self.checkpoints, old), ignore_errors=True)
+                shutil.rmtree(path, ignore_errors=True)
+            elif old.startswith(".") and ".tmp-" in old:
+                if os.path.isdir(path):
+                    shutil.rmtree(path, ignore_errors=True)
+                else:
+                    os.unlink(path)
 
     # --- atomic writes ---------------------------------------------------------------------------
     @contextmanager

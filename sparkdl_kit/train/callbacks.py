@@ -13,15 +13,38 @@ from sparkdl_kit.store import RunStore
 tf = require("tensorflow")
 
 
+class EpochHistory(tf.keras.callbacks.Callback):
+    """Appends each epoch's metrics to ``history`` (a dict of lists covering the whole run), on every rank.
+
+    Place it after Horovod's MetricAverageCallback, so every rank records the same averaged values.
+
+    Example:
+        >>> history = {}
+        >>> model.fit(data, epochs=2, callbacks=[EpochHistory(history)])   # doctest: +SKIP
+        >>> history["loss"]                                                  # doctest: +SKIP
+        [0.81, 0.42]
+    """
+
+    def __init__(self, history: dict[str, list[float]]):
+        super().__init__()
+        self.history = history
+
+    def on_epoch_end(self, epoch: int, logs: dict[str, Any] | None = None) -> None:
+        for key, value in (logs or {}).items():
+            self.history.setdefault(key, []).append(float(value))
+
+
 class EpochCheckpoint(tf.keras.callbacks.Callback):
     """Saves weights, optimizer state and history into the run store after every epoch, atomically.
 
     The checkpoint is written into a temporary folder and renamed; only then does ``LATEST`` point to
-    it, so a kill at any moment leaves the previous checkpoint readable. Add it on rank 0 only.
+    it, so a kill at any moment leaves the previous checkpoint readable. Add it on rank 0 only, after
+    the :class:`EpochHistory` that fills ``history``.
 
     Example:
-        >>> ckpt = tf.train.Checkpoint(model=model, optimizer=model.optimizer)     # doctest: +SKIP
-        >>> model.fit(data, epochs=5, callbacks=[EpochCheckpoint(store, ckpt)])  # doctest: +SKIP
+        >>> ckpt = tf.train.Checkpoint(model=model, optimizer=model.optimizer)          # doctest: +SKIP
+        >>> callbacks = [EpochHistory(history), EpochCheckpoint(store, ckpt, history)]   # doctest: +SKIP
+        >>> model.fit(data, epochs=5, callbacks=callbacks)                              # doctest: +SKIP
     """
 
     def __init__(self, store: RunStore, checkpoint: "tf.train.Checkpoint", history: dict[str, list[float]]):
@@ -31,8 +54,6 @@ class EpochCheckpoint(tf.keras.callbacks.Callback):
         self.history = history
 
     def on_epoch_end(self, epoch: int, logs: dict[str, Any] | None = None) -> None:
-        for key, value in (logs or {}).items():
-            self.history.setdefault(key, []).append(float(value))
         done = epoch + 1
         with self.store.atomic_dir(self.store.checkpoint_dir(done)) as tmp:
             self.checkpoint.write(os.path.join(tmp, "ckpt"))

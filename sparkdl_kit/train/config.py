@@ -29,6 +29,9 @@ class TrainConfig:
         seed: seeds weights initialisation and shuffling, for repeatable runs.
         callbacks: extra Keras callbacks (or functions returning a list of them, called on each worker).
         verbose: rank 0 prints one progress line per epoch, which reaches the driver's log.
+        elastic: run with Elastic Horovod (``horovod.spark.run_elastic``): a lost worker is replaced
+            (Spark retries its task) and training continues from the last epoch committed in memory.
+            Needs Spark task retries: ``local[N,F]`` with F >= 2 in local mode (see docs/training.md).
 
     Example:
         >>> TrainConfig(loss="sparse_categorical_crossentropy", batch_size=64, epochs=5).epochs
@@ -47,6 +50,7 @@ class TrainConfig:
     seed: int = 0
     callbacks: Sequence[Any] | Callable[[], Sequence[Any]] = ()
     verbose: bool = True
+    elastic: bool = False
 
     def __post_init__(self):
         positive_int("batch_size", self.batch_size, "64")
@@ -57,6 +61,8 @@ class TrainConfig:
             raise ConfigError(f"lr_scaling={self.lr_scaling!r}: expected one of {', '.join(LR_SCALINGS)}.")
         if not isinstance(self.warmup_epochs, (int, float)) or self.warmup_epochs < 0:
             raise ConfigError(f"warmup_epochs={self.warmup_epochs!r}: expected a number >= 0 (0 turns warm-up off).")
+        if not isinstance(self.elastic, bool):
+            raise ConfigError(f"elastic={self.elastic!r}: expected True or False.")
         if isinstance(self.metrics, str):
             object.__setattr__(self, "metrics", (self.metrics,))
         object.__setattr__(self, "metrics", tuple(self.metrics))

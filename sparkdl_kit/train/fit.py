@@ -12,7 +12,7 @@ from sparkdl_kit.store import RunStore, new_run_id
 from sparkdl_kit.train.checks import check_model_matches_dataset
 from sparkdl_kit.train.config import TrainConfig
 from sparkdl_kit.train.model_source import ModelSource
-from sparkdl_kit.train.worker import TRAIN, TrainJob, train_worker
+from sparkdl_kit.train.worker import TRAIN, TrainJob, build_optimizer, train_worker
 
 logger = logging.getLogger(__name__)
 
@@ -63,6 +63,7 @@ def train(model: Any, dataset: Any, config: TrainConfig | None = None, *, num_pr
     ds = dataset if isinstance(dataset, Dataset) else Dataset.load(dataset)
     source = ModelSource.of(model)
     check_model_matches_dataset(source.load(), ds, config.loss)
+    build_optimizer(config.optimizer, config.learning_rate)   # an unknown optimizer fails here, not on the workers
     run_store = RunStore(store, run_id or new_run_id())
     if TRAIN not in ds.splits or ds.row_count(TRAIN) == 0:
         raise DataError(f"dataset {ds.url} has no rows in its '{TRAIN}' split; materialize it with training rows.")
@@ -70,7 +71,7 @@ def train(model: Any, dataset: Any, config: TrainConfig | None = None, *, num_pr
     if resumed:
         logger.info("run %s: resuming after epoch %d of %d", run_store.run_id, resumed[0], config.epochs)
     job = TrainJob(source, ds.url, config, store, run_store.run_id)
-    results = run(train_worker, args=(job,), num_proc=num_proc, timeout=timeout)
+    results = run(train_worker, args=(job,), num_proc=num_proc, timeout=timeout, elastic=config.elastic)
     chief = next(r for r in results if r["rank"] == 0)
     tf = require("tensorflow")
     trained = tf.keras.models.load_model(chief["model_path"], compile=False)
