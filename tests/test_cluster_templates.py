@@ -93,6 +93,7 @@ def test_fake_gpu_script_prints_the_addresses_it_is_given():
     (["--workers", "two"], "--workers 'two': expected a whole number"),
     (["--fake-gpus-per-worker", "-1"], "--fake-gpus-per-worker '-1': expected a whole number"),
     (["--cores", "0"], "--workers and --cores must be at least 1"),
+    (["--memory", "2GB"], "--memory '2GB': expected a size such as 512m or 2g"),
     (["--nodes", "2"], "unknown option '--nodes'"),
 ])
 def test_start_script_refuses_bad_options_before_starting_anything(tmp_path, args, message):
