@@ -17,7 +17,6 @@ DATABRICKS = NOTEBOOKS / "databricks" / "digits_databricks.py"
 KERNEL = "sparkdl-kit-tests"
 
 
-
 @pytest.fixture(scope="module")
 def kernels(tmp_path_factory):
     """A folder with one kernel spec: this interpreter running ipykernel (whatever kernels the machine has)."""
@@ -67,6 +66,23 @@ def test_databricks_notebook_is_in_source_format_and_uses_the_given_spark():
     assert text.startswith("# Databricks notebook source\n")
     assert text.count("\n# COMMAND ----------\n") >= 5
     assert "get_session" not in text and "\nspark =" not in text     # `spark` comes from the environment
+
+
+@pytest.mark.slow
+@pytest.mark.notebook
+def test_a_cell_error_fails_the_run(kernels, tmp_path):
+    import nbformat
+    from nbclient.exceptions import CellExecutionError
+
+    broken = tmp_path / "broken.ipynb"
+    nbformat.write(nbformat.v4.new_notebook(cells=[
+        nbformat.v4.new_code_cell("ready = True"),
+        nbformat.v4.new_code_cell("raise ValueError('cell 2 is broken')"),
+        nbformat.v4.new_code_cell("print('never runs')")]), broken)
+    with pytest.raises(CellExecutionError, match="cell 2 is broken"):
+        execute_notebook(broken, kernels, tmp_path)
+    ran = nbformat.read(broken, as_version=4)        # the file on disk is left as it was
+    assert all(not c.outputs for c in ran.cells)
 
 
 @pytest.mark.slow
