@@ -105,3 +105,51 @@ def fail_on_rank_1():
     if hvd.rank() == 1:
         raise ValueError("rank 1 gives up on purpose")
     return hvd.rank()
+
+
+def tfos_main(args, ctx):
+    """A TensorFlowOnSpark map_fun in the style of its Keras MNIST example (InputMode.SPARK), with Horovod
+    for the allreduce: ``args.mode`` "train" trains from the feed and worker 0 saves the model; "inference"
+    loads it and returns (label, prediction) pairs."""
+    import horovod.tensorflow.keras as hvd
+    import tensorflow as tf
+
+    from sparkdl_kit.compat.tfos import TFNode
+
+    hvd.init()
+    tf_feed = TFNode.DataFeed(ctx.mgr, train_mode=args["mode"] == "train")
+    if args["mode"] == "train":
+        def rdd_generator():
+            while not tf_feed.should_stop():
+                batch = tf_feed.next_batch(args["batch_size"])
+                if len(batch) > 0:
+                    yield np.stack([b[0] for b in batch]), np.array([b[1] for b in batch])
+
+        ds = tf.data.Dataset.from_generator(rdd_generator, output_signature=(
+            tf.TensorSpec((None, 64), tf.float32), tf.TensorSpec((None,), tf.int64)))
+        model = build_mlp()
+        optimizer = hvd.DistributedOptimizer(tf.keras.optimizers.legacy.Adam(args["learning_rate"] * ctx.num_workers))
+        model.compile(optimizer=optimizer, loss="sparse_categorical_crossentropy", metrics=["accuracy"])
+        model.fit(ds, epochs=args["epochs"], steps_per_epoch=args["steps_per_epoch"], verbose=0,
+                  callbacks=[hvd.callbacks.BroadcastGlobalVariablesCallback(0)])
+        if ctx.worker_num == 0:
+            model.save(args["export_dir"])
+    else:
+        model = tf.keras.models.load_model(args["export_dir"], compile=False)
+        while not tf_feed.should_stop():
+            batch = tf_feed.next_batch(args["batch_size"])
+            if len(batch) > 0:
+                predictions = model.predict(np.stack([b[0] for b in batch]), verbose=0).argmax(axis=1)
+                tf_feed.batch_results([(int(b[1]), int(p)) for b, p in zip(batch, predictions)])
+
+
+def tfos_describe_ctx(args, ctx):
+    """An InputMode.TENSORFLOW map_fun that writes what its ctx says to ``<args>/worker-<n>.json``."""
+    import json
+    import os
+
+    fields = {k: getattr(ctx, k) for k in ("worker_num", "num_workers", "task_index", "job_name", "executor_id",
+                                          "log_dir")}
+    fields["mgr"] = ctx.mgr
+    with open(os.path.join(args, f"worker-{ctx.worker_num}.json"), "w") as f:
+        json.dump(fields, f)
