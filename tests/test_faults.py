@@ -260,7 +260,8 @@ def test_executor_jvm_killed_during_training_on_the_standalone_cluster_is_a_type
         "    outcome = {'type': None}\n"
         "except Exception as e:\n"
         "    outcome = {'type': type(e).__name__, 'typed': isinstance(e, sdk.errors.SparkDLError),\n"
-        "               'rank': getattr(e, 'rank', None), 'message': str(e)[:3000]}\n"
+        "               'rank': getattr(e, 'rank', None), 'message': str(e)[:300],\n"
+        "               'end_of_exc_message': getattr(e, 'exc_message', '')[-300:]}\n"
         "print('OUTCOME ' + json.dumps(outcome))\n"
         "spark.stop()\n")
     out = run_spark_submit(script, master=standalone_cluster, timeout=540,
@@ -272,8 +273,9 @@ def test_executor_jvm_killed_during_training_on_the_standalone_cluster_is_a_type
     assert not psutil.pid_exists(fault["executor_pid"]) or \
         psutil.Process(fault["executor_pid"]).status() == psutil.STATUS_ZOMBIE
     assert outcome["type"] == "WorkerFailedError" and outcome["typed"], outcome
-    assert outcome["rank"] == 1, outcome
-    assert "worker rank 1 failed" in outcome["message"]
+    # Which rank reports first is a race: rank 1 lost with its executor, or rank 0's broken allreduce.
+    assert outcome["rank"] in (0, 1) and f"worker rank {outcome['rank']} failed" in outcome["message"], outcome
+    assert "[Spark lost an executor of the run: ExecutorLostFailure (executor" in outcome["end_of_exc_message"], outcome
     assert not _wait_until_no_run_processes(), "processes of the run survived the driver"
 
 

@@ -9,6 +9,7 @@ from sparkdl_kit.errors import LaunchError, SparkDLError, WorkerFailedError
 from sparkdl_kit.launch.output import WorkerOutput
 
 _HOROVOD_EXIT = re.compile(r"Process name:\s*(\d+)\s*\n\s*Exit code:\s*(-?\d+)")
+_EXECUTOR_LOST = re.compile(r"ExecutorLostFailure[^\n]*")
 
 
 def describe_exit(code: int | None) -> str:
@@ -35,8 +36,19 @@ def horovod_exit(error: BaseException | None) -> tuple[int, int] | None:
     return (int(m.group(1)), int(m.group(2))) if m else None
 
 
+def executor_lost(spark_error: BaseException | None) -> str | None:
+    """Spark's reason when the run's Spark job failed because an executor was lost, else None.
+
+    Example:
+        >>> executor_lost(RuntimeError("Lost task 1.0: ExecutorLostFailure (executor 0 exited) Reason: code 137"))
+        'ExecutorLostFailure (executor 0 exited) Reason: code 137'
+    """
+    m = _EXECUTOR_LOST.search(str(spark_error)) if spark_error is not None else None
+    return m.group(0).strip() if m else None
+
+
 def failure_error(output: WorkerOutput, error: BaseException | None, num_proc: int,
-                  timed_out: float | None = None) -> SparkDLError:
+                  timed_out: float | None = None, spark_error: BaseException | None = None) -> SparkDLError:
     """The error to raise for a run that did not succeed.
 
     Args:
@@ -44,7 +56,21 @@ def failure_error(output: WorkerOutput, error: BaseException | None, num_proc: i
         error: the exception the underlying launcher raised, if any.
         num_proc: the number of workers of the run.
         timed_out: the run's time limit when it was exceeded, else None.
+        spark_error: the error of the run's Spark job, if it failed; an executor lost is added to the
+            message, since the worker errors it causes (a broken allreduce) do not tell it.
     """
+    err = _failure_error(output, error, num_proc, timed_out)
+    lost = executor_lost(spark_error)
+    if lost and isinstance(err, WorkerFailedError):
+        return WorkerFailedError(err.rank, err.exc_type,
+                                 f"{err.exc_message} [Spark lost an executor of the run: {lost}]", err.log_tail)
+    if lost:
+        return type(err)(f"{err} [Spark lost an executor of the run: {lost}]")
+    return err
+
+
+def _failure_error(output: WorkerOutput, error: BaseException | None, num_proc: int,
+                   timed_out: float | None) -> SparkDLError:
     problem = output.first_problem()
     exited = horovod_exit(error)
     states = output.states()

@@ -60,23 +60,27 @@ def _horovod_abort_event() -> Iterator[threading.Event]:
 
 
 @contextlib.contextmanager
-def _quiet_horovod_spark_thread() -> Iterator[None]:
-    """Logs at DEBUG, instead of printing, the traceback of Horovod's Spark-job thread.
+def _horovod_spark_job_errors(output: WorkerOutput) -> Iterator[list[BaseException]]:
+    """Collects, instead of printing, the error of Horovod's Spark-job thread; yields the list of them.
 
-    When a run fails, that thread re-raises the cancelled Spark job's error; the run's own error says
-    what happened, and the printed traceback would only bury it.
+    When a run fails, that thread re-raises the Spark job's error; the run's own error says what
+    happened, and the printed traceback would only bury it. A Spark job that fails while the workers
+    still run (an executor died) counts as a problem of the run, so the watchdog stops the workers.
     """
     previous = threading.excepthook
+    errors: list[BaseException] = []
 
     def hook(args: threading.ExceptHookArgs) -> None:
         if args.thread is not None and "run_spark" in args.thread.name:
             logger.debug("Horovod's Spark job ended with %s: %s", args.exc_type.__name__, args.exc_value)
+            errors.append(args.exc_value)
+            output.problem.set()
             return
         previous(args)
 
     threading.excepthook = hook
     try:
-        yield
+        yield errors
     finally:
         threading.excepthook = previous
 
@@ -179,7 +183,7 @@ class HorovodSparkLauncher(Launcher):
             sinks = (HorovodStreamSink(output, "stdout"), HorovodStreamSink(output, "stderr"))
             error: BaseException | None = None
             results: list[Any] = []
-            with _quiet_horovod_spark_thread(), _horovod_abort_event() as abort, \
+            with _horovod_spark_job_errors(output) as spark_errors, _horovod_abort_event() as abort, \
                     horovod_services_bound(bind, advertised):
                 watchdog = _Watchdog(spark_context, f"horovod.spark.run.{job_id.JOB_ID + 1}", output, abort,
                                      spec.timeout, self.failure_grace)
@@ -203,4 +207,5 @@ class HorovodSparkLauncher(Launcher):
             _wait_for(lambda: output.first_problem() is not None, seconds=3)  # records via Horovod's stream
         if error is None and watchdog.timed_out is None:
             return list(results)
-        raise failure_error(output, error, spec.num_proc, watchdog.timed_out) from error
+        raise failure_error(output, error, spec.num_proc, watchdog.timed_out,
+                            spark_error=spark_errors[0] if spark_errors else None) from error
