@@ -65,8 +65,9 @@ class Trainer:
                             if VALIDATION in dataset.splits and dataset.row_count(VALIDATION) else 0)
         callbacks = [*first, hvd.callbacks.MetricAverageCallback()]
         if config.warmup_epochs > 0 and first_epoch < config.warmup_epochs:
-            callbacks.append(hvd.callbacks.LearningRateWarmupCallback(
-                initial_lr=scaled_learning_rate(config, size), warmup_epochs=config.warmup_epochs, steps_per_epoch=steps))
+            callbacks.append(hvd.callbacks.LearningRateWarmupCallback(initial_lr=scaled_learning_rate(config, size),
+                                                                      warmup_epochs=config.warmup_epochs,
+                                                                      steps_per_epoch=steps))
         # The user's callbacks see metrics averaged across ranks; what they add to the logs is recorded below.
         callbacks.extend(config.callbacks() if callable(config.callbacks) else config.callbacks)
         callbacks.append(EpochHistory(history))
@@ -102,7 +103,8 @@ def prepare(job: TrainJob) -> Trainer:
     dataset = Dataset.load(job.dataset_url)
     store = RunStore(job.store_url, job.run_id)
     model = job.model.load()
-    optimizer = hvd.DistributedOptimizer(build_optimizer(config.optimizer, scaled_learning_rate(config, hvd.size())))
+    learning_rate = scaled_learning_rate(config, hvd.size())
+    optimizer = hvd.DistributedOptimizer(build_optimizer(config.optimizer, learning_rate))
     model.compile(optimizer=optimizer, loss=config.loss, metrics=list(config.metrics))
     # Slots exist before the restore (restored at once, not deferred) and before Elastic Horovod's state
     # copies the optimizer's variables (a worker that joins later must hold the same variables).
@@ -171,7 +173,8 @@ def build_optimizer(spec: Any, learning_rate: float):
     except (TypeError, ValueError, KeyError) as e:
         raise ConfigError(f"optimizer={spec!r}: not a usable optimizer config ({e}). {_OPTIMIZER_FIX}") from e
     if not isinstance(optimizer, legacy.Optimizer):
-        raise ConfigError(f"optimizer={spec!r}: not a usable optimizer config (it gave {optimizer!r}). {_OPTIMIZER_FIX}")
+        raise ConfigError(f"optimizer={spec!r}: not a usable optimizer config (it gave {optimizer!r}). "
+                          + _OPTIMIZER_FIX)
     return optimizer
 
 
