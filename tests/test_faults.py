@@ -24,7 +24,7 @@ import psutil
 import pytest
 
 import sparkdl_kit as sdk
-from sparkdl_kit.errors import SparkDLError, WorkerFailedError
+from sparkdl_kit.errors import ConfigError, WorkerFailedError
 from support import run_spark_submit
 
 RUN_ID_ENV = "SPARKDL_KIT_RUN_ID"
@@ -312,3 +312,48 @@ def test_every_listening_socket_of_a_run_is_on_loopback_only_during_the_run_with
     assert first[0]["key"] and first[0]["key"] == first[1]["key"]       # one key shared by the run's ranks
     assert second[0]["key"] and second[0]["key"] == second[1]["key"]
     assert first[0]["key"] != second[0]["key"]                          # a new key for each run
+
+
+# ---- the binding, on Horovod's real server classes, without Spark ----
+
+def test_horovod_servers_opened_in_the_block_bind_to_its_address_and_close_with_it():
+    from horovod.runner.common.util import network, secret
+    from horovod.runner.http import http_server
+    from horovod.spark import runner
+
+    from sparkdl_kit.launch.horovod_services import horovod_services_bound
+
+    originals = (network.find_port, http_server.find_port, runner._make_mapper)
+    with horovod_services_bound("127.0.0.1", "127.0.0.1"):
+        rendezvous = http_server.RendezvousServer()
+        port = rendezvous.start()
+        service = network.BasicService("probe", secret.make_secret_key(), None)
+        assert rendezvous._httpd.server_address == ("127.0.0.1", port)
+        assert service._server.server_address == ("127.0.0.1", service.get_port())
+        service.shutdown()  # as Horovod does for its services; it never does for the rendezvous store
+    assert rendezvous._httpd.socket.fileno() == -1          # closed by the block
+    assert (network.find_port, http_server.find_port, runner._make_mapper) == originals
+    rendezvous_after = http_server.RendezvousServer()
+    rendezvous_after.start()                                 # outside the block: Horovod's default again
+    try:
+        assert rendezvous_after._httpd.server_address[0] == "0.0.0.0"
+    finally:
+        rendezvous_after.stop()
+        rendezvous_after._httpd.server_close()
+
+
+@pytest.mark.parametrize("host", ["0.0.0.0", "::", ""])
+def test_binding_to_all_interfaces_is_refused(host):
+    from sparkdl_kit.launch.horovod_services import horovod_services_bound
+
+    with pytest.raises(ConfigError, match=f"bind_host={host!r} means all interfaces"):
+        with horovod_services_bound(host, "127.0.0.1"):
+            pass
+
+
+def test_local_address_towards_the_driver():
+    from sparkdl_kit.launch.horovod_services import local_address_towards
+
+    assert local_address_towards("127.0.0.1") == "127.0.0.1"
+    with pytest.raises(OSError, match="cannot find the local address that reaches the Spark driver at 'no-such-host.invalid'"):
+        local_address_towards("no-such-host.invalid")

@@ -25,6 +25,7 @@ import threading
 from typing import Any, Callable, Iterable, Iterator
 
 from sparkdl_kit._deps import require
+from sparkdl_kit.errors import ConfigError
 
 logger = logging.getLogger(__name__)
 
@@ -128,7 +129,8 @@ def horovod_services_bound(bind_host: str, driver_host: str) -> Iterator[None]:
         ...     horovod.spark.run(fn, num_proc=2, use_gloo=True)
     """
     if is_wildcard(bind_host):
-        raise ValueError(f"bind_host={bind_host!r} means all interfaces: expected the driver's own address")
+        raise ConfigError(f"bind_host={bind_host!r} means all interfaces: expected the driver's own address. "
+                          "Fix: pass the address from sparkdl_kit.launch.horovod_spark.driver_addresses().")
     modules = [require("horovod.runner.common.util.network"), require("horovod.runner.http.http_server")]
     spark_runner = require("horovod.spark.runner")
     with _LOCK, _find_port_bound_to(bind_host, modules) as opened:
