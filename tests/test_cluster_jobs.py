@@ -1,4 +1,4 @@
-"""Real standalone clusters on 127.0.0.1 through spark-submit: the GPU path with fake GPUs, and ETL -> train -> predict."""
+"""Real standalone clusters on 127.0.0.1 through spark-submit: fake GPUs, and the ETL -> train -> predict jobs."""
 
 from __future__ import annotations
 

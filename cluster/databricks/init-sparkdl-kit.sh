@@ -33,4 +33,6 @@ else
     "${PIP[@]}" "${C[@]}" --no-build-isolation horovod==0.28.1
 fi
 "${PIP[@]}" "${C[@]}" --no-deps "$SPARKDL_KIT_WHEEL"
-/databricks/python/bin/python -c 'import horovod.tensorflow as h, petastorm, sparkdl_kit, tensorflow as tf; assert h.gloo_built(); print("sparkdl_kit stack ready: tensorflow", tf.__version__)'
+/databricks/python/bin/python -c 'import horovod.tensorflow as h, petastorm, sparkdl_kit, tensorflow as tf
+assert h.gloo_built(), "Horovod was built without Gloo"
+print("sparkdl_kit stack ready: tensorflow", tf.__version__)'

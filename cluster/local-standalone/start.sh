@@ -37,7 +37,9 @@ for pair in "--workers $WORKERS" "--cores $CORES" "--fake-gpus-per-worker $FAKE_
   esac
 done
 [ "$WORKERS" -ge 1 ] && [ "$CORES" -ge 1 ] || { echo "start.sh: --workers and --cores must be at least 1" >&2; exit 2; }
-[[ "$MEMORY" =~ ^[1-9][0-9]*[mMgG]$ ]] || { echo "start.sh: --memory '$MEMORY': expected a size such as 512m or 2g" >&2; exit 2; }
+if ! [[ "$MEMORY" =~ ^[1-9][0-9]*[mMgG]$ ]]; then
+  echo "start.sh: --memory '$MEMORY': expected a size such as 512m or 2g" >&2; exit 2
+fi
 
 PYTHON=${PYTHON:-python}
 SPARK_HOME=${SPARK_HOME:-$("$PYTHON" -c 'import os, pyspark; print(os.path.dirname(pyspark.__file__))')}
