@@ -26,6 +26,7 @@ import pytest
 import sparkdl_kit as sdk
 from sparkdl_kit.errors import ConfigError, WorkerFailedError
 from support import run_spark_submit
+from test_train import digits  # noqa: F401  (the fixture: scikit-learn's digits, materialized)
 
 RUN_ID_ENV = "SPARKDL_KIT_RUN_ID"
 WILDCARDS = ("0.0.0.0", "::", "")
@@ -196,27 +197,15 @@ class ListeningSockets(threading.Thread):
         return self.seen
 
 
-@pytest.fixture(scope="module")
-def tiny_digits(spark, tmp_path_factory):
-    import pandas as pd
-    from sklearn.datasets import load_digits
-
-    d = load_digits()
-    pdf = pd.DataFrame({"features": list((d.data / 16.0).astype("float32")), "label": d.target})
-    url = f"file://{tmp_path_factory.mktemp('fault-digits')}/ds"
-    return sdk.materialize(spark.createDataFrame(pdf), url, feature_cols=["features"], label_col="label",
-                           validation=0.2, seed=7)
-
-
 # ---- faults during real training ----
 
 @pytest.mark.slow
 @pytest.mark.horovod
 @pytest.mark.timeout(300)
-def test_worker_killed_mid_epoch_of_sdk_train_fails_fast_naming_the_rank_and_leaves_nothing(tiny_digits, tmp_path):
+def test_worker_killed_mid_epoch_of_sdk_train_fails_fast_naming_the_rank_and_leaves_nothing(digits, tmp_path):
     callbacks = functools.partial(fault_callbacks, "kill", 1, 2, 5, str(tmp_path))
     with pytest.raises(WorkerFailedError) as info:
-        sdk.train("train_helpers:build_digits_mlp", tiny_digits, num_proc=2, store=f"file://{tmp_path}/runs",
+        sdk.train("train_helpers:build_digits_mlp", digits, num_proc=2, store=f"file://{tmp_path}/runs",
                   epochs=3, batch_size=32, callbacks=callbacks, verbose=False)
     raised_at = time.time()
     fault = _fault(tmp_path)
