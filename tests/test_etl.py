@@ -140,3 +140,37 @@ def test_unreadable_image_is_named_or_skipped_with_a_count(spark, tmp_path):
     assert "skip_bad_images=True" in str(e.value) and not out.exists()
     ds = sdk.materialize(df, str(out), ["image"], "label", skip_bad_images=True, num_shards=1)
     assert ds.row_count("train") == 4 and ds.info.dropped["unreadable_images"] == 1
+
+
+def test_row_checks_counted_per_batch_add_up_like_the_check_pass():
+    import pyarrow as pa
+
+    from sparkdl_kit.etl.row_checks import CheckLayout, count_and_filter, merge_stats
+
+    layout = CheckLayout(data_cols=("x", "y"), split_col="v", bad_col="bad", bad_image_col="img",
+                         check_cols=("c0",), error_cols=("err",), size_cols=("n0",), label_col="y")
+    first = pa.table({"x": [[1.0], [2.0], [3.0]], "y": [4, 9, 2], "v": [False, True, False],
+                      "bad": [False, False, True], "img": [False, False, False], "c0": [False, False, True],
+                      "err": pa.array([None, None, None], pa.string()), "n0": [1, 1, -1]})
+    second = pa.table({"x": [[5.0, 6.0], [7.0]], "y": [0, 1], "v": [True, False], "bad": [False, False],
+                       "img": [True, False], "c0": [False, False], "err": ["/x/a.png: broken", None],
+                       "n0": [2, 1]})
+    kept, part1 = count_and_filter(first, layout)
+    assert kept.column_names == ["x", "y", "v"] and kept.column("y").to_pylist() == [4, 9]
+    kept, part2 = count_and_filter(second, layout)
+    assert kept.column("x").to_pylist() == [[7.0]]
+    stats = merge_stats([part1, part2], layout)
+    assert {k: stats[k] for k in ("total", "kept", "kept_validation", "bad_rows", "bad_only_rows", "bad0")} == \
+        {"total": 5, "kept": 3, "kept_validation": 1, "bad_rows": 1, "bad_only_rows": 1, "bad0": 1}
+    assert (stats["imgerr0"], stats["imgfirst0"]) == (1, "/x/a.png: broken")
+    assert (stats["min0"], stats["max0"]) == (1, 1)          # sizes of valid rows only
+    assert (stats["label_min"], stats["label_max"]) == (1, 9)
+    assert merge_stats([], layout)["min0"] is None and merge_stats([], layout)["total"] == 0
+
+
+def test_materialize_checks_in_the_write_and_indexes_string_labels(spark, tmp_path):
+    df = spark.createDataFrame([([1.0, 2.0], "b"), ([3.0, 4.0], "a"), ([5.0, 6.0], "c")] * 5, ["x", "y"])
+    ds = sdk.materialize(df.repartition(3), str(tmp_path / "ds"), ["x"], "y", num_shards=1)
+    assert ds.label_mapping == ["a", "b", "c"] and ds.feature_shapes == {"x": (2,)}
+    got = spark.read.parquet(ds.split_url("train")).collect()
+    assert sorted((r.x[0], r.y) for r in got) == sorted([(1.0, 1), (3.0, 0), (5.0, 2)] * 5)

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import datetime
 import functools
+import json
 import logging
 import math
 import uuid
@@ -46,12 +47,23 @@ def _check_args(mode, row_group_size_mb, num_shards, compression):
         raise ConfigError(f"compression={compression!r}; expected one of {', '.join(COMPRESSIONS)}.")
 
 
-def _row_bytes(prep) -> int:
+def _row_bytes(shapes: dict, dtypes: dict, has_label: bool) -> int:
     size = 0
-    for col in prep.feature_cols:
-        shape, dtype = prep.feature_shapes[col], prep.feature_dtypes[col]
-        size += math.prod(shape) * (1 if dtype == "uint8" else 4) + 8
-    return size + (8 if prep.label_col else 0)
+    for col, shape in shapes.items():
+        size += math.prod(shape) * (1 if dtypes[col] == "uint8" else 4) + 8
+    return size + (8 if has_label else 0)
+
+
+def _partitioned(frame, num_shards: int, group_rows: int, count_rows):
+    """``frame`` with at least ``num_shards`` partitions, and not many more than its row groups need."""
+    have = frame.rdd.getNumPartitions()
+    if have < num_shards:
+        return frame.repartition(num_shards)
+    if have > num_shards:
+        want = max(num_shards, min(have, math.ceil(count_rows() / group_rows)))
+        if want < have:
+            return frame.coalesce(want)
+    return frame
 
 
 def materialize(df, url: str, feature_cols: list[str] | str | None = None, label_col: str | None = None,
@@ -61,9 +73,11 @@ def materialize(df, url: str, feature_cols: list[str] | str | None = None, label
                 compression: str = "none", cache: bool | None = None) -> Dataset:
     """Converts, checks and writes ``df`` as a training-ready dataset at ``url``; returns its :class:`Dataset`.
 
-    Everything is checked in one pass before anything is written; the data goes to a temporary
-    sibling of ``url`` that is renamed to ``url`` on success (and deleted on failure), so readers
-    never see half a dataset and a failed run leaves nothing at ``url``.
+    The data goes to a temporary sibling of ``url`` that is renamed to ``url`` only once every check
+    has passed (and deleted otherwise), so readers never see half a dataset and a failed run leaves
+    nothing at ``url``. The checks run inside the tasks that write the rows: the data is read once
+    (plus one pass over the label column when string labels are indexed). Only with
+    ``drop_invalid``/``skip_bad_images`` and labels to index does a separate check pass run first.
 
     Args:
         df: the DataFrame (numeric scalars, arrays, Spark ML vectors, decoded images; see
@@ -84,8 +98,8 @@ def materialize(df, url: str, feature_cols: list[str] | str | None = None, label
         skip_bad_images: leave out rows whose image cannot be decoded instead of raising.
         index_labels: ``True`` maps numeric labels to ids too; ``False`` refuses string labels.
         compression: Parquet compression (``none`` reads fastest for float features).
-        cache: keep the converted rows (memory and disk) between the check pass and the write;
-            default: only when images are decoded (decoding twice costs more than caching).
+        cache: when a separate check pass runs, keep the converted rows (memory and disk) for the
+            write; default: only when images are decoded (decoding twice costs more than caching).
 
     Raises:
         DatasetExistsError: ``url`` exists and ``mode="error"``.
@@ -100,7 +114,8 @@ def materialize(df, url: str, feature_cols: list[str] | str | None = None, label
     from pyspark import TaskContext
 
     from sparkdl_kit.etl.images import ERROR_PREFIX
-    from sparkdl_kit.etl.prepare import SPLIT_COL, prepare
+    from sparkdl_kit.etl.prepare import SPLIT_COL, prepare, prepare_for_write
+    from sparkdl_kit.etl.row_checks import merge_stats
     if TaskContext.get() is not None:
         raise DriverOnlyError("materialize() runs Spark jobs and must be called on the driver, not in a task.")
     _check_args(mode, row_group_size_mb, num_shards, compression)
@@ -114,23 +129,28 @@ def materialize(df, url: str, feature_cols: list[str] | str | None = None, label
     if cache is None:
         cache = any(c.startswith(ERROR_PREFIX) for c in df.columns)
     started = datetime.datetime.now(datetime.timezone.utc)
-    prep = prepare(df, feature_cols, label_col, validation, seed, assemble_as, drop_invalid, skip_bad_images,
-                   index_labels, cache=cache)
+    plan = prepare_for_write(df, feature_cols, label_col, validation, seed, assemble_as, drop_invalid,
+                             skip_bad_images, index_labels)
+    prep = None
+    if plan is None:   # labels to index from the valid rows only: the separate check pass
+        prep = prepare(df, feature_cols, label_col, validation, seed, assemble_as, drop_invalid, skip_bad_images,
+                       index_labels, cache=cache)
     tmp = f"{url}.__tmp-{uuid.uuid4().hex[:12]}"
     try:
-        row_bytes = _row_bytes(prep)
-        group_rows = max(1, int(row_group_size_mb * (1 << 20)) // row_bytes)
-        part = prep.df
-        have = part.rdd.getNumPartitions()
-        want = max(num_shards, min(have, math.ceil(sum(prep.split_rows.values()) / group_rows)))
-        if have < num_shards:
-            part = part.repartition(want)
-        elif have > want:
-            part = part.coalesce(want)
-        for name in prep.split_rows:
+        if prep is not None:
+            shapes, dtypes, has_label = prep.feature_shapes, prep.feature_dtypes, prep.label_col is not None
+            frame, rows, names, checks = prep.df, (lambda: sum(prep.split_rows.values())), prep.split_rows, None
+        else:
+            shapes, dtypes, has_label = plan.guess_shapes(), plan.feature_dtypes, plan.has_label
+            frame, rows, names, checks = plan.df, df.count, plan.split_names, plan.layout
+        group_rows = max(1, int(row_group_size_mb * (1 << 20)) // _row_bytes(shapes, dtypes, has_label))
+        part = _partitioned(frame, num_shards, group_rows, rows)
+        for name in names:
             fs.mkdirs(join(tmp, name))
-        body = functools.partial(write_partition, tmp, group_rows, compression, SPLIT_COL)
+        body = functools.partial(write_partition, tmp, group_rows, compression, SPLIT_COL, checks=checks)
         written = part.mapInArrow(body, STATS_SCHEMA).collect()
+        if prep is None:
+            prep = plan.finish(merge_stats([json.loads(r["checks"]) for r in written if r["checks"]], checks))
         splits = _split_infos(fs, tmp, written, prep.split_rows)
         for name, split in splits.items():
             if len(split.row_groups) < num_shards:
@@ -157,7 +177,8 @@ def materialize(df, url: str, feature_cols: list[str] | str | None = None, label
         fs.delete(tmp)
         raise
     finally:
-        prep.source["stage"].unpersist()
+        if prep is not None:
+            prep.source["stage"].unpersist()
     logger.info("materialized %s: %s", url, {n: s.rows for n, s in info.splits.items()})
     return Dataset(url, info)
 

@@ -6,6 +6,10 @@ as fast as Spark's own Parquet writer for array columns (measured: docs/data.md)
 reports what it wrote (rows, row groups, bytes), so the metadata needs no second look at the files.
 Files left by failed or speculative task attempts are not reported and are deleted by the driver.
 
+Given a :class:`~sparkdl_kit.etl.row_checks.CheckLayout`, a task also does the checks of
+:func:`sparkdl_kit.etl.prepare` on the rows it writes: it writes only the valid rows and reports
+its counts (one more stats row, with an empty ``split``), so the data is read once.
+
 Example:
     >>> body = functools.partial(write_partition, tmp_url, 60000, "none", SPLIT_COL)
     >>> stats = df.mapInArrow(body, STATS_SCHEMA).collect()     # doctest: +SKIP
@@ -17,7 +21,7 @@ import uuid
 from typing import Iterator
 
 #: The rows each task returns, one per file it wrote.
-STATS_SCHEMA = "split string, file string, rows long, row_groups array<long>, bytes long"
+STATS_SCHEMA = "split string, file string, rows long, row_groups array<long>, bytes long, checks string"
 
 
 class _SplitFile:
@@ -66,7 +70,7 @@ def _filesystem(url: str):
 
 
 def write_partition(tmp_url: str, group_rows: int, compression: str, split_col: str,
-                    batches: Iterator) -> Iterator:
+                    batches: Iterator, checks=None) -> Iterator:
     """``mapInArrow`` body: writes this task's rows into ``<tmp_url>/train`` and ``<tmp_url>/validation``.
 
     The driver creates those folders before the job.
@@ -77,10 +81,13 @@ def write_partition(tmp_url: str, group_rows: int, compression: str, split_col: 
         compression: the Parquet compression codec.
         split_col: the boolean column marking validation rows (not written).
         batches: the task's Arrow record batches.
+        checks: a :class:`~sparkdl_kit.etl.row_checks.CheckLayout`: count the checks, write valid rows only.
 
     Yields:
-        One record batch of :data:`STATS_SCHEMA` rows: the files this task wrote.
+        One record batch of :data:`STATS_SCHEMA` rows: the files this task wrote (and its check counts).
     """
+    import json
+
     import pyarrow as pa
     import pyarrow.compute as pc
     from pyspark import TaskContext
@@ -89,10 +96,16 @@ def write_partition(tmp_url: str, group_rows: int, compression: str, split_col: 
     tag = f"{ctx.partitionId():05d}-{ctx.attemptNumber()}" if ctx else "00000-0"
     fs, root = _filesystem(tmp_url)
     files: dict[str, _SplitFile] = {}
+    counts: dict = {}
     for batch in batches:
         if not batch.num_rows:
             continue
         table = pa.Table.from_batches([batch])
+        if checks is not None:
+            from sparkdl_kit.etl.row_checks import combine, count_and_filter
+
+            table, part = count_and_filter(table, checks)
+            combine(counts, part)
         is_val = table.column(split_col)
         table = table.drop([split_col])
         for name, mask in (("train", pc.invert(is_val)), ("validation", is_val)):
@@ -103,15 +116,17 @@ def write_partition(tmp_url: str, group_rows: int, compression: str, split_col: 
                 files[name] = _SplitFile(fs, f"{root}/{name}", f"part-{tag}-{uuid.uuid4().hex[:8]}.parquet",
                                          part.schema, group_rows, compression)
             files[name].add(part)
-    stats = {"split": [], "file": [], "rows": [], "row_groups": [], "bytes": []}
+    stats = {"split": [], "file": [], "rows": [], "row_groups": [], "bytes": [], "checks": []}
     for name, f in files.items():
         rows = f.close()
-        stats["split"].append(name)
-        stats["file"].append(f.name)
-        stats["rows"].append(rows)
-        stats["row_groups"].append(f.groups)
-        stats["bytes"].append(f.bytes)
+        for key, value in (("split", name), ("file", f.name), ("rows", rows), ("row_groups", f.groups),
+                           ("bytes", f.bytes), ("checks", None)):
+            stats[key].append(value)
+    if checks is not None:
+        for key, value in (("split", ""), ("file", ""), ("rows", 0), ("row_groups", []), ("bytes", 0),
+                           ("checks", json.dumps(counts))):
+            stats[key].append(value)
     yield pa.RecordBatch.from_pydict(stats, schema=pa.schema([
         ("split", pa.string()), ("file", pa.string()), ("rows", pa.int64()),
-        ("row_groups", pa.list_(pa.int64())), ("bytes", pa.int64())]))
+        ("row_groups", pa.list_(pa.int64())), ("bytes", pa.int64()), ("checks", pa.string())]))
 

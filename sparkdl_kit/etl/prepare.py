@@ -21,6 +21,7 @@ from sparkdl_kit.errors import ConfigError, DataError
 from sparkdl_kit.etl.columns import ARRAY, IMAGE, assemble, feature_spec, invalid_expr
 from sparkdl_kit.etl.images import ERROR_PREFIX, error_column
 from sparkdl_kit.etl.labels import CLASS_IDS, indexed, label_spec
+from sparkdl_kit.etl.row_checks import CheckLayout
 from sparkdl_kit.etl.split import VALIDATION, split_spec
 
 logger = logging.getLogger(__name__)
@@ -29,6 +30,8 @@ logger = logging.getLogger(__name__)
 SPLIT_COL = "__sparkdl_is_validation__"
 _SIZE = "__sparkdl_size__"
 _BAD = "__sparkdl_bad__"
+_BAD_IMAGE = "__sparkdl_bad_image__"
+_CHECK = "__sparkdl_check__"
 
 
 @dataclass
@@ -108,6 +111,29 @@ def prepare(df, feature_cols: list[str] | str | None = None, label_col: str | No
         DataError: an empty DataFrame, nulls/NaN, ragged arrays, unreadable images, an empty split.
         ConfigError: inconsistent arguments.
     """
+    from pyspark import StorageLevel
+
+    staged = _stage(df, feature_cols, label_col, validation, seed, assemble_as, index_labels)
+    stage = staged.stage.persist(StorageLevel.MEMORY_AND_DISK) if cache else staged.stage
+    stats = _scan(stage, staged.checks, staged.images, staged.sizes, staged.label)
+    return _finish(stage, stats, staged.specs, staged.label, staged.split, staged.sizes, staged.images,
+                   drop_invalid, skip_bad_images, validation)
+
+
+@dataclass
+class _Staged:
+    """The converted columns with one flag column per check, before any Spark job."""
+
+    stage: object
+    specs: list
+    label: object
+    split: object
+    checks: list
+    sizes: list
+    images: list
+
+
+def _stage(df, feature_cols, label_col, validation, seed, assemble_as, index_labels) -> _Staged:
     from pyspark.sql import functions as F
 
     names = _names(df, feature_cols, label_col, validation)
@@ -147,27 +173,107 @@ def prepare(df, feature_cols: list[str] | str | None = None, label_col: str | No
     for _, expr in checks:
         bad = bad | expr
     is_val = split.is_validation if split.is_validation is not None else F.lit(False)
-    stage = stage.withColumn(_BAD, bad).withColumn("__sparkdl_bad_image__", bad_image) \
+    stage = stage.withColumn(_BAD, bad).withColumn(_BAD_IMAGE, bad_image) \
                  .withColumn(SPLIT_COL, F.coalesce(is_val, F.lit(False)))
-    if cache:
-        from pyspark import StorageLevel
+    return _Staged(stage, specs, label, split, checks, sizes, images)
 
-        stage = stage.persist(StorageLevel.MEMORY_AND_DISK)
 
-    stats = _scan(stage, checks, images, sizes, label)
-    return _finish(stage, stats, specs, label, split, sizes, images, drop_invalid, skip_bad_images, validation)
+@dataclass
+class WritePlan:
+    """What :func:`sparkdl_kit.materialize` needs to check and write in one pass.
+
+    Attributes:
+        df: the converted columns, :data:`SPLIT_COL` and the check columns of ``layout``.
+        layout: the column names the writing tasks count and filter by.
+        feature_dtypes: per feature column, the numpy dtype name.
+        has_label: the data has a label column.
+        split_names: the split names the rows go to.
+        guess_shapes: ``guess_shapes()`` reads one row and returns each feature's shape as that row
+            has it (to size row groups before the write; the write checks every row).
+        finish: ``finish(stats)`` applies the check pass's rules to the merged counts and returns the
+            :class:`Prepared` description (its ``df`` is not used), or raises.
+    """
+
+    df: object
+    layout: CheckLayout
+    feature_dtypes: dict
+    has_label: bool
+    split_names: list
+    guess_shapes: object
+    finish: object
+
+
+def prepare_for_write(df, feature_cols: list[str] | str | None = None, label_col: str | None = None,
+                      validation: float | str | None = None, seed: int = 0, assemble_as: str | None = None,
+                      drop_invalid: bool = False, skip_bad_images: bool = False,
+                      index_labels: bool | None = None) -> WritePlan | None:
+    """Like :func:`prepare`, but the checks are left to the writing tasks (one pass over the data).
+
+    Labels to index need their distinct values first: one aggregation over the label column only.
+    Returns ``None`` when that would change the result: with ``drop_invalid`` or ``skip_bad_images``
+    the mapping must leave out the labels of dropped rows, which needs the full check pass.
+
+    Raises:
+        SchemaError, ConfigError: as :func:`prepare`, before any Spark job.
+    """
+    from pyspark.sql import functions as F
+
+    staged = _stage(df, feature_cols, label_col, validation, seed, assemble_as, index_labels)
+    label = staged.label
+    labels = None
+    if label is not None and label.needs_mapping:
+        if drop_invalid or skip_bad_images:
+            return None
+        labels = staged.stage.agg(F.collect_set(label.name).alias("labels")).collect()[0]["labels"]
+        if not labels:      # no label at all: the check pass names the problem
+            return None
+    label_expr = []
+    if label is not None:
+        label_expr = [indexed(label, sorted(labels) if labels is not None else None).alias(label.name)]
+    check_cols = [f"{_CHECK}{i}" for i in range(len(staged.checks))]
+    error_cols = [error_column(name) for name in staged.images]
+    size_cols = [f"{_SIZE}{i}" for i in range(len(staged.sizes))]
+    data_cols = [s.name for s in staged.specs] + ([label.name] if label else [])
+    frame = staged.stage.select(
+        *[F.col(s.name) for s in staged.specs], *label_expr, F.col(SPLIT_COL), F.col(_BAD), F.col(_BAD_IMAGE),
+        *[expr.alias(name) for name, (_, expr) in zip(check_cols, staged.checks)],
+        *[F.col(c) for c in error_cols], *[F.col(c) for c in size_cols])
+    layout = CheckLayout(data_cols=tuple(data_cols), split_col=SPLIT_COL, bad_col=_BAD, bad_image_col=_BAD_IMAGE,
+                         check_cols=tuple(check_cols), error_cols=tuple(error_cols), size_cols=tuple(size_cols),
+                         label_col=label.name if label is not None and label.kind == CLASS_IDS
+                         and not label.needs_mapping else "")
+
+    def finish(merged: dict) -> Prepared:
+        stats = dict(merged, labels=labels)
+        return _finish(staged.stage, stats, staged.specs, label, staged.split, staged.sizes, staged.images,
+                       drop_invalid, skip_bad_images, validation)
+
+    def guess_shapes() -> dict:
+        row = frame.select(*size_cols).head() if size_cols else None
+        shapes = {}
+        for spec in staged.specs:
+            if spec.kind != ARRAY:
+                shapes[spec.name] = spec.shape
+                continue
+            parts = [row[f"{_SIZE}{i}"] or 0 for i, (src, _) in enumerate(staged.sizes)
+                     if row is not None and any(src == s for s, _ in spec.sizes)]
+            shapes[spec.name] = (spec.scalar_parts + sum(parts),)
+        return shapes
+
+    return WritePlan(frame, layout, {s.name: s.dtype for s in staged.specs}, label is not None,
+                     staged.split.names, guess_shapes, finish)
 
 
 def _scan(stage, checks, images, sizes, label) -> dict:
     """The one aggregation pass: counts, invalid values per column, array lengths, splits, labels."""
     from pyspark.sql import functions as F
 
-    ok = ~F.col(_BAD) & ~F.col("__sparkdl_bad_image__")
+    ok = ~F.col(_BAD) & ~F.col(_BAD_IMAGE)
     aggs = [F.count(F.lit(1)).alias("total"),
             F.sum(ok.cast("long")).alias("kept"),
             F.sum((ok & F.col(SPLIT_COL)).cast("long")).alias("kept_validation"),
             F.sum(F.col(_BAD).cast("long")).alias("bad_rows"),
-            F.sum((F.col(_BAD) & ~F.col("__sparkdl_bad_image__")).cast("long")).alias("bad_only_rows")]
+            F.sum((F.col(_BAD) & ~F.col(_BAD_IMAGE)).cast("long")).alias("bad_only_rows")]
     for i, (_, expr) in enumerate(checks):
         aggs.append(F.sum(expr.cast("long")).alias(f"bad{i}"))
     for i, name in enumerate(images):
@@ -259,7 +365,7 @@ def _finish(stage, stats, specs, label, split, sizes, images, drop_invalid, skip
             else:
                 logger.warning("label column '%s' has negative values; num_classes is left unset", label.name)
         label_expr = [indexed(label, mapping).alias(label.name)]
-    ok = ~F.col(_BAD) & ~F.col("__sparkdl_bad_image__")
+    ok = ~F.col(_BAD) & ~F.col(_BAD_IMAGE)
     out = stage.where(ok) if (dropped_invalid or dropped_images) else stage
     out = out.select(*[F.col(s.name) for s in specs], *label_expr, F.col(SPLIT_COL))
     return Prepared(
