@@ -208,12 +208,12 @@ class LabelIndexTransformer:
     def transform(self, dataframe):
         """``dataframe`` with ``output_col`` appended."""
         from pyspark.ml.functions import vector_to_array
-        from pyspark.sql import functions as F
-
         from pyspark.ml.linalg import VectorUDT
+        from pyspark.sql import functions as F
 
         values = F.col(self.input_col)
         if isinstance(dataframe.schema[self.input_col].dataType, VectorUDT):
             values = vector_to_array(values)
-        index = F.array_position(values, F.array_max(values)) - 1
-        return dataframe.withColumn(self.output_col, index.cast("double"))
+        scores = f"__{self.output_col}_scores"
+        index = F.expr(f"array_position(`{scores}`, array_max(`{scores}`)) - 1").cast("double")
+        return dataframe.withColumn(scores, values).withColumn(self.output_col, index).drop(scores)
