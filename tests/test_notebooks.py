@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import runpy
 import sys
 
@@ -110,6 +111,7 @@ def test_databricks_notebook_runs_as_a_script_with_spark(spark, tmp_path, monkey
 
     matplotlib.use("Agg")
     monkeypatch.setenv("SPARKDL_NOTEBOOK_DIR", str(tmp_path))
+    monkeypatch.setenv("TF_CPP_MIN_LOG_LEVEL", os.environ.get("TF_CPP_MIN_LOG_LEVEL", "2"))   # restored after
     toolkit_logger = logging.getLogger("sparkdl_kit")     # the notebook calls sdk.log_to_stderr(): undone after
     saved = toolkit_logger.level, toolkit_logger.propagate, list(toolkit_logger.handlers)
     try:

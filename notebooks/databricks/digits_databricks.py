@@ -11,6 +11,9 @@
 # COMMAND ----------
 
 import os
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")   # TensorFlow's C++ start-up lines on the driver
+
 import tempfile
 
 import matplotlib.pyplot as plt
@@ -91,7 +94,8 @@ pairs = predictions.select("label", "prediction").toPandas()
 matrix = confusion_matrix(pairs["label"], pairs["prediction"].astype(int), labels=list(range(10)))
 fig, ax = plt.subplots(figsize=(4.5, 4))
 ax.imshow(matrix, cmap="Blues")
-ax.set(xticks=range(10), yticks=range(10), xlabel="predicted", ylabel="true", title="held-out confusion matrix")
+ax.set(xticks=range(10), yticks=range(10), xlabel="predicted", ylabel="true",
+       title="held-out confusion matrix")
 plt.show()
 
 # COMMAND ----------
