@@ -33,7 +33,7 @@ elif os.path.isdir("/dbfs"):
 else:
     WORKDIR = tempfile.mkdtemp(prefix="sparkdl-digits-")
 NUM_PROC = 2   # Horovod workers, one Spark task each: at most the cluster's task slots (GPUs with gpu.amount=1)
-print("Spark", spark.version, "on", spark.sparkContext.master, "| folder:", WORKDIR)  # noqa: F821 -- the notebook's `spark`
+print("Spark", spark.version, "on", spark.sparkContext.master, "| folder:", WORKDIR)  # noqa: F821 (the notebook's spark)
 
 # COMMAND ----------
 
