@@ -118,13 +118,16 @@ def read_peer(url: str) -> int:
     return rows
 
 
-def timed(fn, url: str, repeats: int) -> tuple[float, int]:
-    times, rows = [], 0
+def timed(fns: dict, url: str, repeats: int) -> dict:
+    """``{name: (median seconds, rows)}``, the readers interleaved in every repeat so they see the same load."""
+    times: dict = {name: [] for name in fns}
+    rows: dict = {}
     for _ in range(repeats):
-        start = time.perf_counter()
-        rows = fn(url)
-        times.append(time.perf_counter() - start)
-    return statistics.median(times), rows
+        for name, fn in fns.items():
+            start = time.perf_counter()
+            rows[name] = fn(url)
+            times[name].append(time.perf_counter() - start)
+    return {name: (statistics.median(times[name]), rows[name]) for name in fns}
 
 
 def peak_rss_mb() -> float:
@@ -214,12 +217,11 @@ def main() -> None:
     with tempfile.TemporaryDirectory(prefix="bench_reader_") as tmp:
         url = write_dataset(Path(tmp) / "ds", args.rows)
         print(f"reader benchmark: {args.rows:,} rows x {FEATURES} float32 + int64 label, batch {BATCH}, "
-              f"median of {args.repeats}")
+              f"median of {args.repeats}, interleaved")
         read_ours(url)  # warm up TensorFlow and the page cache
-        limit, n1 = timed(read_limit, url, args.repeats)
-        ours_np, n2 = timed(lambda u: read_ours(u, tf_data=False), url, args.repeats)
-        ours, n3 = timed(read_ours, url, args.repeats)
-        peer, n4 = timed(read_peer, url, args.repeats)
+        found = timed({"limit": read_limit, "numpy": lambda u: read_ours(u, tf_data=False), "ours": read_ours,
+                       "peer": read_peer}, url, args.repeats)
+        (limit, n1), (ours_np, n2), (ours, n3), (peer, n4) = (found[k] for k in ("limit", "numpy", "ours", "peer"))
         assert n1 == args.rows and n3 == n2 == args.rows - args.rows % BATCH, (n1, n2, n3)
         if n4 != args.rows:
             print(f"  note: the peer read {n4:,} of {args.rows:,} rows in its last run (petastorm's thread pool "

@@ -112,7 +112,7 @@ def _inputs(plan: PredictPlan, columns: list[pa.Array], paths: list) -> tuple[li
                     f"input column '{spec.source}': {int((~ok).sum())} row(s) of a batch cannot be predicted "
                     f"(first: {problems[0]}). Fix: filter or fill them first, or set handle_invalid='skip' "
                     "(drop them, counted) or 'keep' (null predictions, counted).")
-    xs = [values[valid[ok]] for values, ok, _ in parts]
+    xs = [values if ok.all() and valid.all() else values[valid[ok]] for values, ok, _ in parts]
     bad = int((~valid).sum())
     if bad and plan.counter is not None:
         plan.counter.add(bad)
