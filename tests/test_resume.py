@@ -20,7 +20,7 @@ from sparkdl_kit.store import RunStore
 from support import REPO, python_env
 from test_train import BATCH, LR, digits, store  # noqa: F401 -- the digits dataset and store fixtures
 
-KILL_EPOCH, EPOCHS = 4, 8
+KILL_EPOCH, EPOCHS = 5, 14
 
 
 class KillInEpoch(tf.keras.callbacks.Callback):

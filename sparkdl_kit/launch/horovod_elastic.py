@@ -14,6 +14,7 @@ cluster; in local mode only the ``local[N,F]`` master form allows F attempts (``
 from __future__ import annotations
 
 import contextlib
+import inspect
 import logging
 import re
 import threading
@@ -61,15 +62,14 @@ def _elastic_run_in_this_thread(**elastic_settings: Any) -> Iterator[None]:
     with _REDIRECT_LOCK:
         static_run = horovod_spark.run
 
-        def dispatch(fn, args=(), kwargs=None, num_proc=None, start_timeout=None, use_gloo=None, env=None,
-                     stdout=None, stderr=None, verbose=1, **rest):
+        def dispatch(*args, **kwargs):
             if threading.get_ident() != owner:
-                return static_run(fn, args=args, kwargs=kwargs or {}, num_proc=num_proc,
-                                  start_timeout=start_timeout, use_gloo=use_gloo, env=env, stdout=stdout,
-                                  stderr=stderr, verbose=verbose, **rest)
-            return horovod_spark.run_elastic(fn, args=args, kwargs=kwargs or {}, num_proc=num_proc,
-                                             start_timeout=start_timeout, env=env, stdout=stdout,
-                                             stderr=stderr, verbose=verbose, **elastic_settings)
+                return static_run(*args, **kwargs)
+            # Options run_elastic also has go along; the static-only ones (use_gloo: elastic is always Gloo,
+            # use_mpi, extra_mpi_args) do not.
+            accepted = inspect.signature(horovod_spark.run_elastic).parameters
+            shared = {k: v for k, v in kwargs.items() if k in accepted}
+            return horovod_spark.run_elastic(*args, **shared, **elastic_settings)
 
         horovod_spark.run = dispatch
         try:

@@ -7,7 +7,7 @@ import logging
 from typing import Any
 
 from sparkdl_kit._deps import require
-from sparkdl_kit.errors import DataError
+from sparkdl_kit.errors import DataError, WorkerFailedError
 from sparkdl_kit.store import RunStore, new_run_id
 from sparkdl_kit.train.checks import check_model_matches_dataset
 from sparkdl_kit.train.config import TrainConfig
@@ -57,7 +57,6 @@ def train(model: Any, dataset: Any, config: TrainConfig | None = None, *, num_pr
         0.95
     """
     from sparkdl_kit.dataset import Dataset
-    from sparkdl_kit.launch import run
 
     config = (config or TrainConfig()).replace(**settings)
     ds = dataset if isinstance(dataset, Dataset) else Dataset.load(dataset)
@@ -67,12 +66,42 @@ def train(model: Any, dataset: Any, config: TrainConfig | None = None, *, num_pr
     run_store = RunStore(store, run_id or new_run_id())
     if TRAIN not in ds.splits or ds.row_count(TRAIN) == 0:
         raise DataError(f"dataset {ds.url} has no rows in its '{TRAIN}' split; materialize it with training rows.")
-    resumed = run_store.latest_checkpoint()
-    if resumed:
-        logger.info("run %s: resuming after epoch %d of %d", run_store.run_id, resumed[0], config.epochs)
     job = TrainJob(source, ds.url, config, store, run_store.run_id)
-    results = run(train_worker, args=(job,), num_proc=num_proc, timeout=timeout, elastic=config.elastic)
+    results = _run_resuming(job, run_store, num_proc, timeout)
     chief = next(r for r in results if r["rank"] == 0)
     tf = require("tensorflow")
     trained = tf.keras.models.load_model(chief["model_path"], compile=False)
     return TrainResult(trained, chief["history"], run_store.run_id, chief["model_path"], chief["initial_epoch"])
+
+
+#: elastic runs that lose every worker start again from their last checkpoint, this many times at most
+ELASTIC_RESTARTS = 2
+
+
+def _run_resuming(job: TrainJob, run_store: RunStore, num_proc: int | None, timeout: float | None) -> list:
+    """Launches the workers; an elastic run that fails after checkpointing progress is started again.
+
+    Elastic Horovod replaces a lost worker only while another one survives to hand over the state; when
+    none does (Horovod 0.28.1 workers can abort on the lost peer's Gloo connection, horovod issue 2907),
+    the run resumes from the run store instead, as a rerun with the same ``run_id`` would.
+    """
+    from sparkdl_kit.launch import run
+
+    config, restarts = job.config, 0
+    while True:
+        before = _epochs_done(run_store)
+        if before:
+            logger.info("run %s: resuming after epoch %d of %d", run_store.run_id, before, config.epochs)
+        try:
+            return run(train_worker, args=(job,), num_proc=num_proc, timeout=timeout, elastic=config.elastic)
+        except WorkerFailedError as e:
+            if not config.elastic or restarts == ELASTIC_RESTARTS or _epochs_done(run_store) <= before:
+                raise
+            restarts += 1
+            logger.warning("run %s: every elastic worker was lost (%s); starting again from the last checkpoint",
+                           run_store.run_id, e.exc_type)
+
+
+def _epochs_done(run_store: RunStore) -> int:
+    latest = run_store.latest_checkpoint()
+    return latest[0] if latest else 0
