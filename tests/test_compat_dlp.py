@@ -7,17 +7,16 @@ import pytest
 
 from sparkdl_kit.errors import ConfigError
 
-from compat_helpers import accuracy, digits_split, frames, native_baseline, scratch_dir
+from compat_helpers import NATIVE, accuracy, migrating_examples, native_accuracy
 
 
 @pytest.fixture(scope="module")
-def trained(spark):
+def trained(spark, tmp_path_factory):
     """(native test accuracy, its Keras model saved as .keras, the same model over 8x8x1 images saved)."""
     import tensorflow as tf
 
-    native, fitted = native_baseline(spark)
-    folder = os.path.join(scratch_dir(), "dlp")
-    os.makedirs(folder, exist_ok=True)
+    native, fitted = native_accuracy(spark), migrating_examples(spark, NATIVE)["keras_model"]
+    folder = str(tmp_path_factory.mktemp("dlp-models"))
     features_path = os.path.join(folder, "digits.keras")
     fitted.keras_model.save(features_path)
     image_model = tf.keras.Sequential([tf.keras.layers.Input((8, 8, 1)), tf.keras.layers.Rescaling(1 / 255.0),
@@ -28,11 +27,12 @@ def trained(spark):
 
 
 @pytest.fixture(scope="module")
-def image_files(tmp_path_factory):
+def image_files(spark, tmp_path_factory):
     """The test digits as 8x8 grayscale PNG files named <index>_<label>.png: (folder, [(uri, label)])."""
     from PIL import Image
 
-    _, _, x_test, y_test = digits_split()
+    ns = migrating_examples(spark, NATIVE)
+    x_test, y_test = ns["x_test"], ns["y_test"]
     folder = tmp_path_factory.mktemp("digit-images")
     rows = []
     for i, (x, label) in enumerate(zip(x_test, y_test)):
@@ -61,7 +61,7 @@ def test_dist_keras_model_predictor_and_label_index(spark, trained):
     from sparkdl_kit.compat.dlp import LabelIndexTransformer, ModelPredictor
 
     native, features_path, _ = trained
-    _, test = frames(spark)
+    test = migrating_examples(spark, NATIVE)["test_df"]
     model = tf.keras.models.load_model(features_path, compile=False)
     predicted = ModelPredictor(keras_model=model, features_col="features").predict(test)
     indexed = LabelIndexTransformer(output_dim=10).transform(predicted)
@@ -76,7 +76,7 @@ def test_dlp_keras_transformer_on_arrays(spark, trained):
     from sparkdl_kit.compat.dlp import KerasTransformer
 
     native, features_path, _ = trained
-    _, test = frames(spark)
+    test = migrating_examples(spark, NATIVE)["test_df"]
     out = KerasTransformer(inputCol="features", outputCol="scores", modelFile=features_path).transform(test)
     rows = out.select("label", "scores").collect()
     acc = float(np.mean([int(np.argmax(r.scores)) == r.label for r in rows]))

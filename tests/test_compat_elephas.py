@@ -6,15 +6,18 @@ import pytest
 from sparkdl_kit.compat import CompatWarning
 from sparkdl_kit.errors import ConfigError, DatasetExistsError
 
-from compat_helpers import BATCH, EPOCHS, LR, build_mlp, digits_split, native_baseline, scratch_dir
+from compat_helpers import ELEPHAS, NATIVE, accuracy, migrating_examples, native_accuracy
+
+
+def small_model():
+    import tensorflow as tf
+
+    return tf.keras.Sequential([tf.keras.layers.Input((4,)), tf.keras.layers.Dense(3, activation="softmax")])
 
 
 def compiled_model():
-    import tensorflow as tf
-
-    model = build_mlp()
-    model.compile(optimizer=tf.keras.optimizers.Adam(learning_rate=LR), loss="categorical_crossentropy",
-                  metrics=["acc"])
+    model = small_model()
+    model.compile(optimizer="adam", loss="categorical_crossentropy", metrics=["acc"])
     return model
 
 
@@ -37,7 +40,7 @@ def test_bad_models_and_modes_are_refused_with_the_fix():
     from sparkdl_kit.compat.elephas import SparkModel
 
     with pytest.raises(ConfigError, match=r"the model is not compiled.*model.compile\(optimizer="):
-        SparkModel(build_mlp())
+        SparkModel(small_model())
     with pytest.raises(ConfigError, match="mode='fast': expected one of synchronous, asynchronous, hogwild"):
         SparkModel(compiled_model(), mode="fast")
 
@@ -54,70 +57,35 @@ def test_estimator_refuses_unknown_settings_and_a_missing_model(spark):
 
 @pytest.mark.slow
 @pytest.mark.horovod
-def test_spark_model_program_trains_predicts_saves_and_loads(spark, tmp_path):
+def test_spark_model_trains_predicts_saves_and_loads_like_the_native_estimator(spark, tmp_path):
     import tensorflow as tf
 
-    from sparkdl_kit.compat.elephas import SparkModel, load_spark_model, to_simple_rdd
+    ns = migrating_examples(spark, ELEPHAS)     # docs/migrating.md: SparkModel(...).fit(to_simple_rdd(...)), save, load
+    spark_model, x_test, y_test = ns["spark_model"], ns["x_test"], ns["y_test"]
+    assert abs(ns["acc"] - native_accuracy(spark)) <= 0.02, (ns["acc"], native_accuracy(spark))
+    assert len(spark_model.history["loss"]) == len(spark_model.history["val_loss"]) == 15
 
-    x, y, x_test, y_test = digits_split()
-    sc = spark.sparkContext
-    # --- the Elephas program, as its README writes it
-    rdd = to_simple_rdd(sc, x, tf.keras.utils.to_categorical(y, 10))
-    spark_model = SparkModel(compiled_model(), mode="synchronous", num_workers=2,
-                             store=f"file://{scratch_dir()}/elephas")
-    spark_model.fit(rdd, epochs=EPOCHS, batch_size=BATCH, verbose=0, validation_split=0.1)
-    loss, acc = spark_model.master_network.evaluate(x_test, tf.keras.utils.to_categorical(y_test, 10), verbose=0)
-    # ---
-    native, _ = native_baseline(spark)
-    assert abs(acc - native) <= 0.02, (acc, native)
-    assert len(spark_model.history["loss"]) == len(spark_model.history["val_loss"]) == EPOCHS
-
-    predicted = spark_model.predict(x_test)
+    predicted = ns["probabilities"]
     assert predicted.shape == (len(x_test), 10)
-    assert abs(float((predicted.argmax(axis=1) == y_test).mean()) - acc) < 1e-6
-    from_rdd = spark_model.predict(sc.parallelize(list(x_test[:50]), 2))
+    assert float((predicted.argmax(axis=1) == y_test).mean()) == pytest.approx(ns["acc"], abs=1e-6)
+    from_rdd = spark_model.predict(spark.sparkContext.parallelize(list(x_test[:50]), 2))
     np.testing.assert_allclose(from_rdd, predicted[:50], atol=1e-5)
-    assert spark_model.evaluate(x_test, tf.keras.utils.to_categorical(y_test, 10))[1] == pytest.approx(acc)
+    from_frame = spark_model.predict(migrating_examples(spark, NATIVE)["test_df"])
+    assert accuracy(from_frame) == pytest.approx(ns["acc"], abs=1e-6)
+    assert spark_model.evaluate(x_test, tf.keras.utils.to_categorical(y_test, 10))[1] == pytest.approx(ns["acc"])
 
+    np.testing.assert_allclose(ns["again"].predict(x_test[:20]), predicted[:20], atol=1e-5)
+    assert ns["again"].num_workers == 2 and ns["again"].batch_size == 32
     path = str(tmp_path / "digits.h5")
     spark_model.save(path)
     with pytest.raises(DatasetExistsError, match="already exists; pass overwrite=True"):
         spark_model.save(path)
-    again = load_spark_model(path)
-    np.testing.assert_allclose(again.predict(x_test[:20]), predicted[:20], atol=1e-5)
-    assert again.num_workers == 2 and again.batch_size == 32
 
 
 @pytest.mark.slow
 @pytest.mark.horovod
-def test_elephas_estimator_in_a_pipeline(spark):
-    import tensorflow as tf
-    from pyspark.ml import Pipeline
-
-    from sparkdl_kit.compat.elephas import ElephasEstimator, to_data_frame
-
-    x, y, x_test, y_test = digits_split()
-    sc = spark.sparkContext
-    # --- the Elephas ML-pipeline program, as its docs write it
-    train_df = to_data_frame(sc, x, tf.keras.utils.to_categorical(y, 10), categorical=True)
-    test_df = to_data_frame(sc, x_test, tf.keras.utils.to_categorical(y_test, 10), categorical=True)
-    estimator = ElephasEstimator(store=f"file://{scratch_dir()}/elephas-estimator")
-    estimator.set_keras_model_config(build_mlp().to_json())
-    estimator.set_optimizer_config(tf.keras.optimizers.serialize(tf.keras.optimizers.legacy.Adam(LR)))
-    estimator.set_mode("synchronous")
-    estimator.set_loss("categorical_crossentropy")
-    estimator.set_metrics(["acc"])
-    estimator.set_epochs(EPOCHS)
-    estimator.set_batch_size(BATCH)
-    estimator.set_validation_split(0.1)
-    estimator.set_categorical_labels(True)
-    estimator.set_nb_classes(10)
-    estimator.set_num_workers(2)
-    fitted = Pipeline(stages=[estimator]).fit(train_df)
-    prediction = fitted.transform(test_df)
-    pnl = prediction.select("label", "prediction").collect()
-    acc = float(np.mean([r.label == r.prediction for r in pnl]))
-    # ---
-    native, _ = native_baseline(spark)
-    assert abs(acc - native) <= 0.02, (acc, native)
-    assert len(pnl) == len(x_test)
+def test_elephas_estimator_in_a_pipeline_like_the_native_estimator(spark):
+    ns = migrating_examples(spark, ELEPHAS)     # docs/migrating.md: Pipeline(stages=[ElephasEstimator ...]).fit(...)
+    acc = accuracy(ns["elephas_predictions"])
+    assert abs(acc - native_accuracy(spark)) <= 0.02, (acc, native_accuracy(spark))
+    assert ns["elephas_predictions"].count() == len(ns["x_test"])

@@ -1,5 +1,6 @@
 """TensorFlowOnSpark-style programs: InputMode.SPARK training and inference from RDDs, InputMode.TENSORFLOW."""
 
+import glob
 import json
 
 import numpy as np
@@ -9,14 +10,12 @@ from sparkdl_kit.compat import CompatWarning
 from sparkdl_kit.compat.tfos import DataFeed, InputMode, TFCluster
 from sparkdl_kit.errors import ConfigError
 
-from compat_helpers import BATCH, EPOCHS, LR, digits_split, native_baseline, scratch_dir
+from compat_helpers import TFOS, migrating_examples, native_accuracy
 
 
 def test_parameter_servers_are_refused_with_the_allreduce_alternative(spark):
-    from compat_helpers import tfos_main
-
     with pytest.raises(ConfigError) as info:
-        TFCluster.run(spark.sparkContext, tfos_main, {}, num_executors=3, num_ps=1)
+        TFCluster.run(spark.sparkContext, print, {}, num_executors=3, num_ps=1)
     message = str(info.value)
     assert "num_ps=1): parameter servers are not supported" in message
     assert "synchronous allreduce (Horovod)" in message
@@ -24,15 +23,13 @@ def test_parameter_servers_are_refused_with_the_allreduce_alternative(spark):
 
 
 def test_bad_arguments_are_refused(spark):
-    from compat_helpers import tfos_main
-
     with pytest.raises(ConfigError, match="input_mode=7: expected InputMode.TENSORFLOW or InputMode.SPARK"):
-        TFCluster.run(spark.sparkContext, tfos_main, {}, num_executors=2, input_mode=7)
+        TFCluster.run(spark.sparkContext, print, {}, num_executors=2, input_mode=7)
     with pytest.raises(ConfigError, match="num_executors=0: expected the number of workers"):
-        TFCluster.run(spark.sparkContext, tfos_main, {}, num_executors=0, input_mode=InputMode.SPARK)
+        TFCluster.run(spark.sparkContext, print, {}, num_executors=0, input_mode=InputMode.SPARK)
     with pytest.raises(ConfigError, match="mgr is not a feed; it exists only in InputMode.SPARK"):
         DataFeed(None)
-    cluster = TFCluster.run(spark.sparkContext, tfos_main, {}, num_executors=2, input_mode=InputMode.SPARK)
+    cluster = TFCluster.run(spark.sparkContext, print, {}, num_executors=2, input_mode=InputMode.SPARK)
     with pytest.raises(ConfigError, match=r"train\(num_epochs=0\): expected an integer >= 1"):
         cluster.train(spark.sparkContext.parallelize([(np.zeros(2), 1)]), num_epochs=0)
 
@@ -40,35 +37,13 @@ def test_bad_arguments_are_refused(spark):
 @pytest.mark.slow
 @pytest.mark.horovod
 def test_spark_input_mode_trains_and_infers_like_the_native_estimator(spark):
-    from compat_helpers import tfos_main
-
-    x, y, x_test, y_test = digits_split()
-    sc = spark.sparkContext
-    export_dir = f"{scratch_dir()}/tfos-model.keras"
-    store = f"file://{scratch_dir()}/tfos"
-    args = {"mode": "train", "batch_size": BATCH, "epochs": EPOCHS, "learning_rate": LR,
-            "steps_per_epoch": (len(x) // 2) // BATCH, "export_dir": export_dir}
-    # --- the TFoS driver program
-    rdd = sc.parallelize(list(zip(x, y)), 4)
-    cluster = TFCluster.run(sc, tfos_main, args, num_executors=2, num_ps=0, input_mode=InputMode.SPARK,
-                            store=store)
-    cluster.train(rdd, num_epochs=EPOCHS)
-    cluster.shutdown()
-
-    test_rdd = sc.parallelize(list(zip(x_test, y_test)), 4)
-    cluster = TFCluster.run(sc, tfos_main, dict(args, mode="inference"), num_executors=2,
-                            input_mode=InputMode.SPARK, store=store)
-    pairs = cluster.inference(test_rdd).collect()
-    cluster.shutdown()
-    # ---
-    assert len(pairs) == len(x_test)                        # every row exactly once
-    assert sorted(label for label, _ in pairs) == sorted(int(v) for v in y_test)
+    ns = migrating_examples(spark, TFOS)     # docs/migrating.md: cluster.train(rdd, 15), cluster.inference(test_rdd)
+    pairs = ns["label_and_prediction"]
+    assert len(pairs) == len(ns["x_test"])                           # every row exactly once
+    assert sorted(label for label, _ in pairs) == sorted(int(v) for v in ns["y_test"])
     accuracy = float(np.mean([label == predicted for label, predicted in pairs]))
-    native, _ = native_baseline(spark)
-    assert abs(accuracy - native) <= 0.02, (accuracy, native)
-    import os
-
-    assert os.listdir(store.replace("file://", "")) == []    # the fed data is removed after each call
+    assert abs(accuracy - native_accuracy(spark)) <= 0.02, (accuracy, native_accuracy(spark))
+    assert not glob.glob("/tmp/sparkdl_kit/tfos/tfos-feed-*")         # the fed data is removed after each call
 
 
 @pytest.mark.slow

@@ -132,7 +132,8 @@ def _image_array(value, preprocessor, shape: tuple[int, int, int]) -> np.ndarray
         return pixels.astype(np.float32).reshape(-1)
     if preprocessor is not None:
         return np.asarray(preprocessor(value), dtype=np.float32).reshape(-1)
-    raw = decode_one(value, None, h, w, c) if isinstance(value, (bytes, bytearray)) else decode_one(None, value, h, w, c)
+    content, path = (value, None) if isinstance(value, (bytes, bytearray)) else (None, value)
+    raw = decode_one(content, path, h, w, c)
     return np.frombuffer(raw, np.uint8).astype(np.float32)
 
 
@@ -144,7 +145,8 @@ def image_udf_body(predict: Callable, preprocessor, shape: tuple[int, int, int],
     return predict(pd.Series([_image_array(v, preprocessor, shape) for v in values]))
 
 
-def registerKerasImageUDF(udf_name: str, keras_model_or_file_path: Any, preprocessor: Callable | None = None):  # noqa: N802
+def registerKerasImageUDF(udf_name: str, keras_model_or_file_path: Any,  # noqa: N802 -- the sparkdl name
+                          preprocessor: Callable | None = None):
     """Registers a SQL function ``udf_name(image)`` returning the model's raw output for each image.
 
     The column may hold Spark image structs (``spark.read.format("image")``; BGR is turned into RGB),

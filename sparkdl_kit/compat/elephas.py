@@ -198,6 +198,8 @@ class SparkModel:
             batch_size=batch_size or self.batch_size, epochs=epochs, num_proc=self.num_workers, store=self.store,
             validation=float(validation_split or 0), verbose=bool(verbose), seed=self.seed,
             **self._train_settings(one_hot))
+        logger.info("SparkModel: %d epoch(s) of synchronous allreduce on %s worker(s)", epochs,
+                    self.num_workers or "all")
         trained = estimator.fit(df)
         self._master_network.set_weights(trained.keras_model.get_weights())
         self.history = trained.history

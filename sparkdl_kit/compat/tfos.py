@@ -260,22 +260,21 @@ def tfos_worker(map_fun: Callable, tf_args: Any, source: FeedSource | None, log_
     return mgr.results if mgr is not None else []
 
 
+@dataclasses.dataclass
 class TFCluster:
     """A running (``InputMode.TENSORFLOW``) or ready (``InputMode.SPARK``) set of workers; see :meth:`run`."""
 
-    def __init__(self, sc, map_fun: Callable, tf_args: Any, num_executors: int, input_mode: int,
-                 log_dir: str | None, master_node: str | None, store: str, timeout: float | None):
-        self.sc = sc
-        self.map_fun = map_fun
-        self.tf_args = tf_args
-        self.num_executors = num_executors
-        self.input_mode = input_mode
-        self.log_dir = log_dir
-        self.master_node = master_node
-        self.store = store
-        self.timeout = timeout
-        self._thread: threading.Thread | None = None
-        self._error: BaseException | None = None
+    sc: Any
+    map_fun: Callable
+    tf_args: Any
+    num_executors: int
+    input_mode: int
+    log_dir: str | None
+    master_node: str | None
+    store: str
+    timeout: float | None
+    _thread: threading.Thread | None = dataclasses.field(default=None, init=False, repr=False)
+    _error: BaseException | None = dataclasses.field(default=None, init=False, repr=False)
 
     @staticmethod
     def run(sc, map_fun: Callable, tf_args: Any, num_executors: int, num_ps: int = 0, tensorboard: bool = False,
@@ -360,12 +359,15 @@ class TFCluster:
         url = scratch_url(self.store, "tfos-feed")
         try:
             materialize(df, url, feature_cols=list(df.columns))
+            logger.info("TFCluster: fed data written to %s; %s runs map_fun on %d worker(s)", url,
+                        "train" if train_mode else "inference", self.num_executors)
             source = FeedSource(url, tuple(df.columns), kinds, train_mode, num_epochs, seed=0)
             return self._launch(source)
         finally:
             HadoopFS(spark, url).delete(url)
 
-    def train(self, dataRDD, num_epochs: int = 1, feed_timeout: float = 600, qname: str = "input") -> None:  # noqa: N803
+    def train(self, dataRDD, num_epochs: int = 1, feed_timeout: float = 600,  # noqa: N803 -- TFoS' names
+              qname: str = "input") -> None:
         """Runs ``map_fun`` on the workers, feeding them ``dataRDD`` (an RDD of records, or a DataFrame)
         ``num_epochs`` times, shuffled. Returns when every worker's ``map_fun`` has returned.
 
