@@ -228,7 +228,8 @@ def test_chief_raising_mid_epoch_2_of_keras_fit_reports_its_message_fast_and_lea
     raised_at = time.time()
     fault = _fault(tmp_path)
     err = info.value
-    assert (err.rank, err.exc_type, err.exc_message) == (0, "ValueError", "injected failure at epoch 2, batch 5, rank 0")
+    assert (err.rank, err.exc_type) == (0, "ValueError")
+    assert err.exc_message == "injected failure at epoch 2, batch 5, rank 0"
     assert "Traceback" in err.log_tail and "ValueError: injected failure at epoch 2, batch 5, rank 0" in err.log_tail
     assert raised_at - fault["time"] < 60, f"the error came {raised_at - fault['time']:.0f} s after the raise"
     assert not _wait_until_no_run_processes(_pids(tmp_path))
@@ -345,5 +346,5 @@ def test_local_address_towards_the_driver():
     from sparkdl_kit.launch.horovod_services import local_address_towards
 
     assert local_address_towards("127.0.0.1") == "127.0.0.1"
-    with pytest.raises(OSError, match="cannot find the local address that reaches the Spark driver at 'no-such-host.invalid'"):
+    with pytest.raises(OSError, match="cannot find the local address that reaches the Spark driver at 'no-such-host"):
         local_address_towards("no-such-host.invalid")
