@@ -8,7 +8,7 @@ import pytest
 
 from sparkdl_kit.compat import CompatWarning
 from sparkdl_kit.compat.tfos import DataFeed, InputMode, TFCluster
-from sparkdl_kit.errors import ConfigError
+from sparkdl_kit.errors import ConfigError, DataError
 
 from compat_helpers import TFOS, migrating_examples, native_accuracy
 
@@ -32,6 +32,10 @@ def test_bad_arguments_are_refused(spark):
     cluster = TFCluster.run(spark.sparkContext, print, {}, num_executors=2, input_mode=InputMode.SPARK)
     with pytest.raises(ConfigError, match=r"train\(num_epochs=0\): expected an integer >= 1"):
         cluster.train(spark.sparkContext.parallelize([(np.zeros(2), 1)]), num_epochs=0)
+    with pytest.raises(DataError, match=r"field 0 of the first record holds a str \('seven'\); expected numbers"):
+        cluster.train(spark.sparkContext.parallelize([("seven", 7)]))
+    with pytest.raises(DataError, match="the RDD is empty: expected at least one record"):
+        cluster.inference(spark.sparkContext.parallelize([]))
 
 
 @pytest.mark.slow

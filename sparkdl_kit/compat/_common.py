@@ -44,8 +44,10 @@ def value_kind(value: Any, where: str) -> str:
     """``ARRAY`` (ndarray, list, tuple, Spark ML vector), ``INT`` or ``FLOAT`` for one record field."""
     if hasattr(value, "toArray"):
         return ARRAY
+    if isinstance(value, np.ndarray) and value.ndim == 0:
+        return INT if np.issubdtype(value.dtype, np.integer) else FLOAT
     if isinstance(value, (np.ndarray, list, tuple)):
-        return INT if np.ndim(value) == 0 and np.issubdtype(np.asarray(value).dtype, np.integer) else ARRAY
+        return ARRAY
     if isinstance(value, (bool, np.bool_)):
         return INT
     if isinstance(value, numbers.Integral):
