@@ -177,3 +177,16 @@ def test_dataset_url_with_no_dataset(tmp_path, store):
 def test_bad_training_settings(digits, store, settings, match):
     with pytest.raises(ConfigError, match=match):
         sdk.train("train_helpers:build_digits_mlp", digits, num_proc=2, store=store, **settings)
+
+
+def test_optimizer_config_of_a_new_style_keras_optimizer_gives_its_legacy_twin():
+    import tensorflow as tf
+    from sparkdl_kit.train.worker import build_optimizer
+
+    config = tf.keras.optimizers.serialize(tf.keras.optimizers.Adam(0.5, beta_1=0.8, clipnorm=1.0))
+    optimizer = build_optimizer(config, learning_rate=0.01)
+    assert isinstance(optimizer, tf.keras.optimizers.legacy.Adam)
+    settings = optimizer.get_config()
+    assert (settings["learning_rate"], settings["beta_1"], settings["clipnorm"]) == (0.01, 0.8, 1.0)
+    with pytest.raises(ConfigError, match=r"optimizer=\{'class_name': 'Lion'.*unknown; expected one of .*adam"):
+        build_optimizer({"class_name": "Lion", "config": {}}, learning_rate=0.01)

@@ -89,21 +89,18 @@ def _loss_name(loss: Any) -> str | None:
 
 
 def _legacy_optimizer(optimizer) -> tuple[dict, float]:
-    """A Horovod-compatible (legacy Keras 2) optimizer config with the same class and settings, and its rate."""
+    """The model's optimizer as a config the trainer turns into its Keras 2 (legacy) twin, and its rate."""
     tf = require("tensorflow")
-    name = type(optimizer).__name__
-    legacy = getattr(tf.keras.optimizers.legacy, name, None)
-    if legacy is None:
-        raise ConfigError(f"the model's optimizer {name} has no Keras 2 (legacy) equivalent, which Horovod needs. "
-                          "Fix: compile the model with a tf.keras.optimizers.legacy optimizer (SGD, Adam, ...).")
-    config = optimizer.get_config()
-    rate = config.get("learning_rate", 1e-3)
+    from sparkdl_kit.train.worker import build_optimizer
+
+    config = tf.keras.optimizers.serialize(optimizer)
+    rate = config.get("config", {}).get("learning_rate", 1e-3)
     if isinstance(rate, dict):
         raise ConfigError(f"the model's optimizer uses a learning-rate schedule ({rate.get('class_name')}); "
                           "expected a constant rate. Fix: compile with a constant rate and add the schedule "
                           "as a Keras callback.")
-    known = legacy().get_config()
-    return {"class_name": name, "config": {k: v for k, v in config.items() if k in known}}, float(rate)
+    build_optimizer(config, float(rate))   # no legacy twin (Horovod needs one): a ConfigError here, on the driver
+    return config, float(rate)
 
 
 def _metric_names(metrics) -> list[str]:

@@ -152,30 +152,40 @@ def train_worker(job: TrainJob) -> dict[str, Any]:
     return result
 
 
+_LEGACY_CLIPPING = ("clipnorm", "clipvalue", "global_clipnorm")
 _OPTIMIZER_FIX = "Pass a name such as 'adam', or the dict of tf.keras.optimizers.serialize(optimizer)."
 
 
 def build_optimizer(spec: Any, learning_rate: float):
-    """A Keras 2 (legacy, Horovod-compatible) optimizer from a name or a serialized config."""
+    """A Keras 2 (legacy, Horovod-compatible) optimizer from a name or a serialized config.
+
+    A config of a new-style optimizer (``tf.keras.optimizers.serialize(tf.keras.optimizers.Adam(...))``)
+    gives the legacy optimizer of the same class, with the settings that one knows.
+
+    Example:
+        >>> build_optimizer({"class_name": "Adam", "config": {"beta_1": 0.8}}, 0.01)     # doctest: +SKIP
+    """
     tf = require("tensorflow")
     legacy = tf.keras.optimizers.legacy
+    classes = {name.lower(): getattr(legacy, name) for name in dir(legacy)
+               if name[0].isupper() and name != "Optimizer"}
     if isinstance(spec, str):
-        classes = {name.lower(): getattr(legacy, name) for name in dir(legacy)
-                   if name[0].isupper() and name != "Optimizer"}
-        if spec.lower() not in classes:
-            raise ConfigError(f"optimizer={spec!r}: unknown; expected one of {', '.join(sorted(classes))}, "
-                              "or a config dict from tf.keras.optimizers.serialize(optimizer).")
-        return classes[spec.lower()](learning_rate=learning_rate)
+        name, settings = spec, {}
+    else:
+        try:
+            name, settings = spec["class_name"], dict(spec.get("config") or {})
+        except (TypeError, KeyError, AttributeError, ValueError) as e:
+            raise ConfigError(f"optimizer={spec!r}: not a usable optimizer config ({e}). {_OPTIMIZER_FIX}") from e
+    optimizer_class = classes.get(str(name).lower())
+    if optimizer_class is None:
+        raise ConfigError(f"optimizer={spec!r}: unknown; expected one of {', '.join(sorted(classes))}, "
+                          "or a config dict from tf.keras.optimizers.serialize(optimizer).")
+    known = set(optimizer_class().get_config()) | set(_LEGACY_CLIPPING)
+    settings = {k: v for k, v in settings.items() if k in known and v is not None}
     try:
-        config = dict(spec)
-        config["config"] = dict(config.get("config", {}), learning_rate=learning_rate)
-        optimizer = tf.keras.optimizers.deserialize(config, use_legacy_optimizer=True)
-    except (TypeError, ValueError, KeyError) as e:
+        return optimizer_class.from_config(dict(settings, learning_rate=learning_rate))
+    except (TypeError, ValueError) as e:
         raise ConfigError(f"optimizer={spec!r}: not a usable optimizer config ({e}). {_OPTIMIZER_FIX}") from e
-    if not isinstance(optimizer, legacy.Optimizer):
-        raise ConfigError(f"optimizer={spec!r}: not a usable optimizer config (it gave {optimizer!r}). "
-                          + _OPTIMIZER_FIX)
-    return optimizer
 
 
 def save_model_atomically(model, path: str) -> None:
