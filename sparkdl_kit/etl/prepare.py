@@ -255,7 +255,7 @@ def prepare_for_write(df, feature_cols: list[str] | str | None = None, label_col
             if spec.kind != ARRAY:
                 shapes[spec.name] = spec.shape
                 continue
-            parts = [row[f"{_SIZE}{i}"] or 0 for i, (src, _) in enumerate(staged.sizes)
+            parts = [max(0, row[f"{_SIZE}{i}"] or 0) for i, (src, _) in enumerate(staged.sizes)
                      if row is not None and any(src == s for s, _ in spec.sizes)]
             shapes[spec.name] = (spec.scalar_parts + sum(parts),)
         return shapes
