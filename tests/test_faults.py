@@ -305,6 +305,26 @@ def test_every_listening_socket_of_a_run_is_on_loopback_only_during_the_run_with
     assert first[0]["key"] != second[0]["key"]                          # a new key for each run
 
 
+@pytest.mark.slow
+@pytest.mark.horovod
+@pytest.mark.timeout(300)
+def test_every_listening_socket_of_a_local_run_without_spark_is_on_loopback():
+    from sparkdl_kit.compat import HorovodRunner
+
+    before = set(ListeningSockets.now())
+    sampler = ListeningSockets()
+    sampler.start()
+    try:
+        rank0 = HorovodRunner(np=-2).run(report_key_and_wait, seconds=3.0)
+    finally:
+        seen = sampler.stop()
+    opened = {key: role for key, role in seen.items() if key not in before}
+    assert {ip for _, ip, _ in opened} == {"127.0.0.1"}, opened
+    assert len([k for k in opened if k[0] == os.getpid()]) >= 2, opened   # output server, rendezvous store
+    assert rank0["pid"] != os.getpid()
+    assert set(ListeningSockets.now()) <= before, "sockets left listening after the local run"
+
+
 # ---- the binding, on Horovod's real server classes, without Spark ----
 
 def test_horovod_servers_opened_in_the_block_bind_to_its_address_and_close_with_it():

@@ -2,9 +2,10 @@
 
 ``np > 0`` runs ``main`` on ``np`` Spark tasks (one Horovod process each, as ``sdk.run``);
 ``np < 0`` runs ``-np`` Horovod processes on the driver machine with Horovod's own Gloo launcher
-(``horovod.runner.run`` on ``localhost``), without Spark: Databricks' mode "for local testing". Both
-return rank 0's result, forward the workers' output to the ``sparkdl_kit.worker`` logger, and raise
-:class:`~sparkdl_kit.errors.WorkerFailedError` naming the rank when a worker fails.
+(:class:`~sparkdl_kit.launch.horovod_local.HorovodLocalLauncher`: ``horovod.runner.run`` on
+``localhost``, servers on the loopback interface), without Spark: Databricks' mode "for local
+testing". Both return rank 0's result, forward the workers' output to the ``sparkdl_kit.worker``
+logger, and raise :class:`~sparkdl_kit.errors.WorkerFailedError` naming the rank when a worker fails.
 
 Example:
     >>> from sparkdl_kit.compat import HorovodRunner
@@ -19,58 +20,14 @@ Example:
 from __future__ import annotations
 
 import logging
-import shutil
-import tempfile
-import time
-import uuid
 from typing import Any, Callable
 
 from sparkdl_kit.errors import ConfigError
-from sparkdl_kit.launch.base import Launcher, LaunchSpec
+from sparkdl_kit.launch.base import LaunchSpec, run_folder
 
 logger = logging.getLogger(__name__)
 
 VERBOSITIES = ("all", "log_callback_only")
-
-
-class LocalGlooLauncher(Launcher):
-    """Starts the workers as local processes with ``horovod.runner.run`` (Gloo on ``localhost``), no Spark.
-
-    Example:
-        >>> LocalGlooLauncher().launch(LaunchSpec(fn=main, num_proc=2), None)    # doctest: +SKIP
-    """
-
-    name = "horovod-local"
-
-    def launch(self, spec: LaunchSpec, spark_context: Any = None) -> list[Any]:
-        from sparkdl_kit._deps import require
-        from sparkdl_kit.launch.failures import failure_error
-        from sparkdl_kit.launch.horovod_spark import _horovod_abort_event
-        from sparkdl_kit.launch.output import OutputServer, WorkerOutput
-        from sparkdl_kit.launch.worker import WorkerSpec, horovod_entry, thread_env
-
-        horovod_runner = require("horovod.runner")
-        output = WorkerOutput(spec.log_tail_lines)
-        with OutputServer(output) as server:
-            worker_spec = WorkerSpec(
-                fn=spec.fn, args=tuple(spec.args), kwargs=dict(spec.kwargs), run_id=spec.run_id,
-                run_dir=spec.run_dir, output_address=server.address, output_token=server.token,
-                cpu_threads=spec.cpu_threads_per_worker,
-                extra_env={**spec.env, **thread_env(spec.cpu_threads_per_worker)})
-            error: BaseException | None = None
-            results: list[Any] = []
-            with _horovod_abort_event():
-                try:
-                    results = horovod_runner.run(
-                        horovod_entry, args=(worker_spec,), num_proc=spec.num_proc, hosts=f"localhost:{spec.num_proc}",
-                        use_gloo=True, start_timeout=int(spec.start_timeout), verbose=spec.verbose,
-                        disable_cache=True)
-                except Exception as e:  # Horovod raises bare RuntimeError: translated below
-                    error = e
-            server.wait_connections_closed(timeout=5)
-        if error is None:
-            return list(results)
-        raise failure_error(output, error, spec.num_proc) from error
 
 
 class HorovodRunner:
@@ -128,13 +85,11 @@ class HorovodRunner:
 
             return run(main, kwargs=kwargs, num_proc=self.num_processor, start_timeout=self.start_timeout,
                        timeout=self.timeout)[0]
+        from sparkdl_kit.launch.horovod_local import HorovodLocalLauncher
+
         num_proc = -self.num_processor
-        run_id = time.strftime("%Y%m%d-%H%M%S-") + uuid.uuid4().hex[:6]
-        run_dir = tempfile.mkdtemp(prefix=f"sparkdl_kit-run-{run_id}-")
-        spec = LaunchSpec(fn=main, kwargs=dict(kwargs), num_proc=num_proc, start_timeout=float(self.start_timeout),
-                          run_id=run_id, run_dir=run_dir)
         logger.info("HorovodRunner: %d local process(es) on the driver (np=%d)", num_proc, self.num_processor)
-        try:
-            return LocalGlooLauncher().launch(spec)[0]
-        finally:
-            shutil.rmtree(run_dir, ignore_errors=True)
+        with run_folder() as (run_id, run_dir):
+            spec = LaunchSpec(fn=main, kwargs=dict(kwargs), num_proc=num_proc,
+                              start_timeout=float(self.start_timeout), run_id=run_id, run_dir=run_dir)
+            return HorovodLocalLauncher().launch(spec)[0]

@@ -11,9 +11,10 @@ Example:
 from sparkdl_kit.launch.api import run
 from sparkdl_kit.launch.base import Launcher, LaunchSpec
 from sparkdl_kit.launch.context import WorkerContext, worker_context
+from sparkdl_kit.launch.horovod_local import HorovodLocalLauncher
 from sparkdl_kit.launch.horovod_spark import HorovodSparkLauncher
 from sparkdl_kit.launch.output import WORKER_LOGGER
 from sparkdl_kit.launch.slots import TaskSlots, task_slots
 
 __all__ = ["run", "worker_context", "WorkerContext", "Launcher", "LaunchSpec", "HorovodSparkLauncher",
-           "WORKER_LOGGER", "TaskSlots", "task_slots"]
+           "HorovodLocalLauncher", "WORKER_LOGGER", "TaskSlots", "task_slots"]

@@ -3,14 +3,11 @@
 from __future__ import annotations
 
 import logging
-import shutil
-import tempfile
 import time
-import uuid
 from typing import Any, Callable, Mapping, Sequence
 
 from sparkdl_kit.errors import ConfigError, DriverOnlyError
-from sparkdl_kit.launch.base import Launcher, LaunchSpec
+from sparkdl_kit.launch.base import Launcher, LaunchSpec, run_folder
 from sparkdl_kit.launch.slots import check_num_proc
 from sparkdl_kit.launch.worker import in_worker
 
@@ -128,18 +125,14 @@ def run(fn: Callable[..., Any], args: Sequence[Any] = (), kwargs: Mapping[str, A
 
         launcher = HorovodSparkLauncher()
 
-    run_id = time.strftime("%Y%m%d-%H%M%S-") + uuid.uuid4().hex[:6]
-    run_dir = tempfile.mkdtemp(prefix=f"sparkdl_kit-run-{run_id}-")
-    spec = LaunchSpec(fn=fn, args=tuple(args), kwargs=dict(kwargs or {}), num_proc=num_proc, env=dict(env or {}),
-                      cpu_threads_per_worker=int(cpu_threads_per_worker), start_timeout=float(start_timeout),
-                      timeout=timeout, verbose=int(verbose), log_tail_lines=int(log_tail_lines), run_id=run_id,
-                      run_dir=run_dir)
-    logger.info("run %s: starting %d worker(s) with %s (%d CPU thread(s) each)", run_id, num_proc,
-                launcher.name, spec.cpu_threads_per_worker)
-    started = time.monotonic()
-    try:
+    with run_folder() as (run_id, run_dir):
+        spec = LaunchSpec(fn=fn, args=tuple(args), kwargs=dict(kwargs or {}), num_proc=num_proc,
+                          env=dict(env or {}), cpu_threads_per_worker=int(cpu_threads_per_worker),
+                          start_timeout=float(start_timeout), timeout=timeout, verbose=int(verbose),
+                          log_tail_lines=int(log_tail_lines), run_id=run_id, run_dir=run_dir)
+        logger.info("run %s: starting %d worker(s) with %s (%d CPU thread(s) each)", run_id, num_proc,
+                    launcher.name, spec.cpu_threads_per_worker)
+        started = time.monotonic()
         results = launcher.launch(spec, sc)
-    finally:
-        shutil.rmtree(run_dir, ignore_errors=True)
     logger.info("run %s: %d worker(s) finished in %.1f s", run_id, num_proc, time.monotonic() - started)
     return results

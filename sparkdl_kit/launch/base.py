@@ -7,9 +7,14 @@ MultiWorkerMirroredStrategy, for Spark 4 / Keras 3) can be added as a second one
 
 from __future__ import annotations
 
+import contextlib
+import shutil
+import tempfile
+import time
+import uuid
 from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
-from typing import Any, Callable, Mapping
+from typing import Any, Callable, Iterator, Mapping
 
 
 @dataclass(frozen=True)
@@ -65,3 +70,19 @@ class Launcher(ABC):
     @abstractmethod
     def launch(self, spec: LaunchSpec, spark_context: Any) -> list[Any]:
         """Runs ``spec.fn`` on ``spec.num_proc`` workers of ``spark_context``; returns results by rank."""
+
+
+@contextlib.contextmanager
+def run_folder() -> Iterator[tuple[str, str]]:
+    """A new run id and the run's temporary folder on the driver, removed when the block ends.
+
+    Example:
+        >>> with run_folder() as (run_id, run_dir):
+        ...     spec = LaunchSpec(fn=len, run_id=run_id, run_dir=run_dir)
+    """
+    run_id = time.strftime("%Y%m%d-%H%M%S-") + uuid.uuid4().hex[:6]
+    run_dir = tempfile.mkdtemp(prefix=f"sparkdl_kit-run-{run_id}-")
+    try:
+        yield run_id, run_dir
+    finally:
+        shutil.rmtree(run_dir, ignore_errors=True)

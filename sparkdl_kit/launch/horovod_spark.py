@@ -40,7 +40,7 @@ def driver_addresses(sc) -> tuple[str, str]:
 
 
 @contextlib.contextmanager
-def _horovod_abort_event() -> Iterator[threading.Event]:
+def horovod_abort_event() -> Iterator[threading.Event]:
     """An event that aborts every worker command of the Horovod run started inside this block.
 
     Horovod's Gloo launcher creates its abort event in ``register_shutdown_event``, which also replaces
@@ -183,7 +183,7 @@ class HorovodSparkLauncher(Launcher):
             sinks = (HorovodStreamSink(output, "stdout"), HorovodStreamSink(output, "stderr"))
             error: BaseException | None = None
             results: list[Any] = []
-            with _horovod_spark_job_errors(output) as spark_errors, _horovod_abort_event() as abort, \
+            with _horovod_spark_job_errors(output) as spark_errors, horovod_abort_event() as abort, \
                     horovod_services_bound(bind, advertised):
                 watchdog = _Watchdog(spark_context, f"horovod.spark.run.{job_id.JOB_ID + 1}", output, abort,
                                      spec.timeout, self.failure_grace)
