@@ -353,6 +353,22 @@ def test_horovod_servers_opened_in_the_block_bind_to_its_address_and_close_with_
         rendezvous_after._httpd.server_close()
 
 
+def test_an_elastic_worker_notification_service_binds_to_its_address_towards_the_driver():
+    from horovod.runner.common.util import network, secret
+    from horovod.runner.elastic.worker import WorkerNotificationService
+
+    from sparkdl_kit.launch.horovod_services import services_bound_towards
+
+    original = network.find_port
+    with services_bound_towards("127.0.0.1"):
+        service = WorkerNotificationService(secret.make_secret_key(), None, None)
+        try:
+            assert service._server.server_address == ("127.0.0.1", service.get_port())
+        finally:
+            service.shutdown()
+    assert network.find_port is original
+
+
 @pytest.mark.parametrize("host", ["0.0.0.0", "::", ""])
 def test_binding_to_all_interfaces_is_refused(host):
     from sparkdl_kit.launch.horovod_services import horovod_services_bound

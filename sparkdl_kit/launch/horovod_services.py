@@ -8,7 +8,8 @@ the driver process lives. :func:`horovod_services_bound` fixes both for the runs
 - on the driver, every Horovod server binds to the given address (the driver's own) and any of them
   still open when the block ends is shut down and closed;
 - each Spark task binds its task service to the executor's own address, the one it reaches the driver
-  from, for the time of the task.
+  from, for the time of the task; each worker process does the same for the servers it opens (the
+  notification service of elastic runs, see :func:`services_bound_towards`).
 
 Gloo's own sockets follow: Horovod hands Gloo the network interface every task reached the others on,
 which is now the interface of that one address.
@@ -97,14 +98,27 @@ def _close(server: Any) -> None:
     server.server_close()
 
 
+@contextlib.contextmanager
+def services_bound_towards(driver_host: str) -> Iterator[None]:
+    """Horovod servers this process opens in the block listen on its own address towards the driver.
+
+    In a Spark task that is Horovod's task service; in an elastic worker, its notification service.
+
+    Example:
+        >>> with services_bound_towards("127.0.0.1"):     # doctest: +SKIP
+        ...     fn()
+    """
+    network = require("horovod.runner.common.util.network")
+    with _find_port_bound_to(local_address_towards(driver_host), [network]):
+        yield
+
+
 def task_service_mapper(mapper: Callable, driver_host: str, index: int, rows: Iterator) -> Iterator:
     """Runs Horovod's Spark task function with its task service bound to this executor's own address.
 
     Shipped to the executors in place of Horovod's mapper (module-level, so pickled by reference).
     """
-    host = local_address_towards(driver_host)
-    network = require("horovod.runner.common.util.network")
-    with _find_port_bound_to(host, [network]):
+    with services_bound_towards(driver_host):
         yield from mapper(index, rows)
 
 

@@ -16,6 +16,7 @@ from typing import Any, Callable, Mapping, Sequence
 
 from sparkdl_kit.launch import context
 from sparkdl_kit.launch.forward import OutputForwarder
+from sparkdl_kit.launch.horovod_services import services_bound_towards
 
 #: set in every worker process, so driver-only functions can refuse to run there
 IN_WORKER_ENV = "SPARKDL_KIT_RUN_ID"
@@ -85,6 +86,7 @@ def execute(spec: WorkerSpec, ctx: context.WorkerContext) -> Any:
             if spec.output_address:
                 forwarder = stack.enter_context(OutputForwarder(spec.output_address, spec.output_token, ctx.rank))
                 forwarder.record({"event": "start", "pid": os.getpid(), "host": socket.gethostname()})
+                stack.enter_context(services_bound_towards(spec.output_address[0]))
             try:
                 result = spec.fn(*spec.args, **dict(spec.kwargs))
                 _check_picklable(result)
