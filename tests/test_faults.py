@@ -122,16 +122,23 @@ def report_key_and_wait(seconds: float) -> dict:
 # ---- on the driver ----
 
 def _python_processes_of_this_test() -> list[psutil.Process]:
-    """This process and its Python descendants (Spark's Python workers, Horovod's task and worker processes)."""
+    """This process, its Python descendants (Spark's Python workers, Horovod's task processes), and the runs'
+    worker processes, found by the run id in their environment (Horovod's launcher may detach them)."""
     me = psutil.Process()
-    found = [me]
+    found = {me.pid: me}
     for proc in me.children(recursive=True):
         try:
             if "python" in proc.name().lower() or "python" in " ".join(proc.cmdline()[:1]).lower():
-                found.append(proc)
+                found[proc.pid] = proc
         except psutil.Error:
             pass
-    return found
+    for proc in psutil.process_iter():
+        try:
+            if proc.pid not in found and "python" in proc.name().lower() and RUN_ID_ENV in proc.environ():
+                found[proc.pid] = proc
+        except psutil.Error:
+            pass
+    return list(found.values())
 
 
 def _processes_of_runs() -> list[tuple[int, str]]:
