@@ -118,6 +118,7 @@ def summary(ds: sdk.Dataset, seconds: float) -> str:
             lines.append(f"    label mapping (id -> value): {dict(enumerate(shown))}{more}")
     lines.append(f"  dropped: {ds.info.dropped.get('invalid_rows', 0)} invalid row(s), "
                  f"{ds.info.dropped.get('unreadable_images', 0)} unreadable image(s)")
+    lines.append(f"  input read by: {ds.info.created.get('input_read_by', 'spark')}")
     lines.append(f"  time: {seconds:.1f} s")
     return "\n".join(lines)
 

@@ -23,6 +23,7 @@ import uuid
 
 from sparkdl_kit.dataset.core import Dataset
 from sparkdl_kit.dataset.metadata import METADATA_FILE, DatasetInfo, SplitInfo
+from sparkdl_kit.dataset.parquet_scan import plan_scan
 from sparkdl_kit.dataset.urls import HadoopFS, join, normalize_url
 from sparkdl_kit.dataset.writer import STATS_SCHEMA, write_partition
 from sparkdl_kit.errors import ConfigError, DatasetExistsError, DriverOnlyError
@@ -54,12 +55,14 @@ def _row_bytes(shapes: dict, dtypes: dict, has_label: bool) -> int:
     return size + (8 if has_label else 0)
 
 
-def _partitioned(frame, num_shards: int, group_rows: int, count_rows):
-    """``frame`` with at least ``num_shards`` partitions, and not many more than its row groups need."""
+def _partitioned(frame, num_shards: int, group_bytes: int, row_bytes, count_rows):
+    """``frame`` with at least ``num_shards`` partitions; over twice as many are coalesced to what its
+    row groups need (that costs a row count and one row to size them, so only then)."""
     have = frame.rdd.getNumPartitions()
     if have < num_shards:
         return frame.repartition(num_shards)
-    if have > num_shards:
+    if have > 2 * num_shards:
+        group_rows = max(1, group_bytes // row_bytes())
         want = max(num_shards, min(have, math.ceil(count_rows() / group_rows)))
         if want < have:
             return frame.coalesce(want)
@@ -138,17 +141,24 @@ def materialize(df, url: str, feature_cols: list[str] | str | None = None, label
     tmp = f"{url}.__tmp-{uuid.uuid4().hex[:12]}"
     try:
         if prep is not None:
-            shapes, dtypes, has_label = prep.feature_shapes, prep.feature_dtypes, prep.label_col is not None
             frame, rows, names, checks = prep.df, (lambda: sum(prep.split_rows.values())), prep.split_rows, None
+            row_bytes = functools.partial(_row_bytes, prep.feature_shapes, prep.feature_dtypes,
+                                          prep.label_col is not None)
         else:
-            shapes, dtypes, has_label = plan.guess_shapes(), plan.feature_dtypes, plan.has_label
             frame, rows, names, checks = plan.df, df.count, plan.split_names, plan.layout
-        group_rows = max(1, int(row_group_size_mb * (1 << 20)) // _row_bytes(shapes, dtypes, has_label))
-        part = _partitioned(frame, num_shards, group_rows, rows)
+            row_bytes = lambda: _row_bytes(plan.guess_shapes(), plan.feature_dtypes, plan.has_label)  # noqa: E731
+        group_bytes = int(row_group_size_mb * (1 << 20))
         for name in names:
             fs.mkdirs(join(tmp, name))
-        body = functools.partial(write_partition, tmp, group_rows, compression, SPLIT_COL, checks=checks)
-        written = part.mapInArrow(body, STATS_SCHEMA).collect()
+        body = functools.partial(write_partition, tmp, group_bytes, compression, SPLIT_COL, checks=checks)
+        scan = None if prep is not None or plan.arrow is None else \
+            plan_scan(df, plan.arrow, num_shards, spark.sparkContext.defaultParallelism)
+        if scan is not None:
+            logger.info("the tasks read the Parquet input with pyarrow (%d tasks)", len(scan.tasks))
+            written = scan.write(spark.sparkContext, body)
+        else:
+            written = _partitioned(frame, num_shards, group_bytes, row_bytes, rows) \
+                .mapInArrow(body, STATS_SCHEMA).collect()
         if prep is None:
             prep = plan.finish(merge_stats([json.loads(r["checks"]) for r in written if r["checks"]], checks))
         splits = _split_infos(fs, tmp, written, prep.split_rows)
@@ -166,7 +176,8 @@ def materialize(df, url: str, feature_cols: list[str] | str | None = None, label
             dropped={"invalid_rows": prep.dropped_invalid, "unreadable_images": prep.dropped_images},
             created={"at": started.isoformat(timespec="seconds"), "spark": spark.version,
                      "validation": validation, "seed": seed, "row_group_size_mb": row_group_size_mb,
-                     "num_shards": num_shards, "compression": compression})
+                     "num_shards": num_shards, "compression": compression,
+                     "input_read_by": "spark" if scan is None else "pyarrow"})
         fs.write_bytes(join(tmp, METADATA_FILE), info.to_json().encode("utf-8"))
         if fs.exists(url):
             logger.info("replacing the existing dataset at %s", url)

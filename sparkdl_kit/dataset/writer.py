@@ -1,7 +1,8 @@
 """Writing the splits: inside Spark tasks, Arrow batches -> Parquet files, with pyarrow.
 
 Spark hands each task its rows as Arrow record batches (``mapInArrow``); the task routes them to
-one Parquet file per split and writes row groups of an exact number of rows. This is about twice
+one Parquet file per split and writes row groups of an exact number of rows (sized from the
+first rows it gets: ``group_bytes`` over their Arrow size per row). This is about twice
 as fast as Spark's own Parquet writer for array columns (measured: docs/data.md), and each task
 reports what it wrote (rows, row groups, bytes), so the metadata needs no second look at the files.
 Files left by failed or speculative task attempts are not reported and are deleted by the driver.
@@ -11,7 +12,7 @@ Given a :class:`~sparkdl_kit.etl.row_checks.CheckLayout`, a task also does the c
 its counts (one more stats row, with an empty ``split``), so the data is read once.
 
 Example:
-    >>> body = functools.partial(write_partition, tmp_url, 60000, "none", SPLIT_COL)
+    >>> body = functools.partial(write_partition, tmp_url, 16 << 20, "none", SPLIT_COL)
     >>> stats = df.mapInArrow(body, STATS_SCHEMA).collect()     # doctest: +SKIP
 """
 
@@ -25,17 +26,24 @@ STATS_SCHEMA = "split string, file string, rows long, row_groups array<long>, by
 
 
 class _SplitFile:
-    """One open Parquet file of one split, cutting row groups of exactly ``group_rows`` rows."""
+    """One open Parquet file of one split, cutting row groups of the same number of rows (the last
+    one excepted), as many as ``group_bytes`` holds of the first rows added."""
 
-    def __init__(self, fs, directory: str, name: str, schema, group_rows: int, compression: str):
+    def __init__(self, fs, directory: str, name: str, schema, group_bytes: int, compression: str):
+        import pyarrow as pa
         import pyarrow.parquet as pq
 
-        self.name, self.group_rows, self.rows, self.groups = name, group_rows, 0, []
+        self.name, self.group_bytes, self.group_rows, self.rows, self.groups = name, group_bytes, 0, 0, []
         self._stream = fs.open(f"{directory}/{name}", "wb")
-        self._writer = pq.ParquetWriter(self._stream, schema, compression=compression)
+        # Dictionary pages only for integer columns (labels): float features and image bytes are
+        # nearly all distinct, so the writer would build a dictionary only to abandon it.
+        dictionary = [f.name for f in schema if pa.types.is_integer(f.type)]
+        self._writer = pq.ParquetWriter(self._stream, schema, compression=compression, use_dictionary=dictionary)
         self._pending, self._pending_rows = [], 0
 
     def add(self, table) -> None:
+        if not self.group_rows:
+            self.group_rows = max(1, self.group_bytes * table.num_rows // max(1, table.nbytes))
         self._pending.append(table)
         self._pending_rows += table.num_rows
         if self._pending_rows >= self.group_rows:
@@ -69,7 +77,7 @@ def _filesystem(url: str):
     return reader_filesystem(url)
 
 
-def write_partition(tmp_url: str, group_rows: int, compression: str, split_col: str,
+def write_partition(tmp_url: str, group_bytes: int, compression: str, split_col: str,
                     batches: Iterator, checks=None) -> Iterator:
     """``mapInArrow`` body: writes this task's rows into ``<tmp_url>/train`` and ``<tmp_url>/validation``.
 
@@ -77,7 +85,7 @@ def write_partition(tmp_url: str, group_rows: int, compression: str, split_col: 
 
     Args:
         tmp_url: the temporary dataset folder.
-        group_rows: rows per Parquet row group.
+        group_bytes: the target size of a Parquet row group (uncompressed).
         compression: the Parquet compression codec.
         split_col: the boolean column marking validation rows (not written).
         batches: the task's Arrow record batches.
@@ -92,6 +100,8 @@ def write_partition(tmp_url: str, group_rows: int, compression: str, split_col: 
     import pyarrow.compute as pc
     from pyspark import TaskContext
 
+    from sparkdl_kit.etl.row_checks import combine, count_and_filter, filter_rows
+
     ctx = TaskContext.get()
     tag = f"{ctx.partitionId():05d}-{ctx.attemptNumber()}" if ctx else "00000-0"
     fs, root = _filesystem(tmp_url)
@@ -102,19 +112,17 @@ def write_partition(tmp_url: str, group_rows: int, compression: str, split_col: 
             continue
         table = pa.Table.from_batches([batch])
         if checks is not None:
-            from sparkdl_kit.etl.row_checks import combine, count_and_filter
-
             table, part = count_and_filter(table, checks)
             combine(counts, part)
         is_val = table.column(split_col)
         table = table.drop([split_col])
         for name, mask in (("train", pc.invert(is_val)), ("validation", is_val)):
-            part = table.filter(mask)
+            part = filter_rows(table, mask)
             if not part.num_rows:
                 continue
             if name not in files:
                 files[name] = _SplitFile(fs, f"{root}/{name}", f"part-{tag}-{uuid.uuid4().hex[:8]}.parquet",
-                                         part.schema, group_rows, compression)
+                                         part.schema, group_bytes, compression)
             files[name].add(part)
     stats = {"split": [], "file": [], "rows": [], "row_groups": [], "bytes": [], "checks": []}
     for name, f in files.items():

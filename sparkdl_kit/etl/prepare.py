@@ -18,6 +18,7 @@ import logging
 from dataclasses import dataclass, field
 
 from sparkdl_kit.errors import ConfigError, DataError
+from sparkdl_kit.etl import arrow_stage
 from sparkdl_kit.etl.columns import ARRAY, IMAGE, assemble, feature_spec, invalid_expr
 from sparkdl_kit.etl.images import ERROR_PREFIX, error_column
 from sparkdl_kit.etl.labels import CLASS_IDS, indexed, label_spec
@@ -192,6 +193,8 @@ class WritePlan:
             has it (to size row groups before the write; the write checks every row).
         finish: ``finish(stats)`` applies the check pass's rules to the merged counts and returns the
             :class:`Prepared` description (its ``df`` is not used), or raises.
+        arrow: the same staging done by a task on raw Arrow rows
+            (:class:`~sparkdl_kit.etl.arrow_stage.ArrowStage`), or ``None`` when only Spark can do it.
     """
 
     df: object
@@ -201,6 +204,7 @@ class WritePlan:
     split_names: list
     guess_shapes: object
     finish: object
+    arrow: object = None
 
 
 def prepare_for_write(df, feature_cols: list[str] | str | None = None, label_col: str | None = None,
@@ -260,8 +264,9 @@ def prepare_for_write(df, feature_cols: list[str] | str | None = None, label_col
             shapes[spec.name] = (spec.scalar_parts + sum(parts),)
         return shapes
 
+    arrow = arrow_stage.describe(df, staged.specs, label, validation, seed, assemble_as, layout)
     return WritePlan(frame, layout, {s.name: s.dtype for s in staged.specs}, label is not None,
-                     staged.split.names, guess_shapes, finish)
+                     staged.split.names, guess_shapes, finish, arrow)
 
 
 def _scan(stage, checks, images, sizes, label) -> dict:
