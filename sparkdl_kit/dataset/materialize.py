@@ -81,6 +81,8 @@ def materialize(df, url: str, feature_cols: list[str] | str | None = None, label
     nothing at ``url``. The checks run inside the tasks that write the rows: the data is read once
     (plus one pass over the label column when string labels are indexed). Only with
     ``drop_invalid``/``skip_bad_images`` and labels to index does a separate check pass run first.
+    When ``df`` is a plain scan of Parquet files with numeric features, the tasks read the files
+    themselves with pyarrow (:mod:`sparkdl_kit.dataset.parquet_scan`): the same dataset, faster.
 
     Args:
         df: the DataFrame (numeric scalars, arrays, Spark ML vectors, decoded images; see
