@@ -60,7 +60,8 @@ def write_dataset(root: Path, rows: int, files: int = 8, row_group_mb: float = 1
         if n <= 0:
             break
         with pq.ParquetWriter(split / f"part-{i:05d}.parquet", pa.schema(
-                [("x", pa.list_(pa.float32())), ("y", pa.int64())]), compression="none") as writer:
+                [("x", pa.list_(pa.float32())), ("y", pa.int64())]), compression="none",
+                use_dictionary=["y"]) as writer:
             for start in range(0, n, group_rows):
                 m = min(group_rows, n - start)
                 x = rng.standard_normal((m, FEATURES), dtype=np.float32)
