@@ -35,7 +35,7 @@ def test_hash_is_sparks_xxhash64_bit_for_bit(spark):
 @pytest.fixture(scope="module")
 def source(spark, tmp_path_factory):
     """A Parquet folder (3 files, several row groups each): id, x array<double> (with -0.0), n int, r double,
-    y long, v 0/1, and rows with a NaN, a null element or a null label among the first ten."""
+    y long, v 0/1, and rows with a NaN, a null element, a null label or a null array among the first ten."""
     rng = np.random.default_rng(3)
     rows = []
     for i in range(3000):
@@ -46,6 +46,7 @@ def source(spark, tmp_path_factory):
     rows[3] = (3, [1.0, float("nan"), 2.0, 3.0], 1, 0.5, 1, 0)
     rows[5] = (5, [1.0, None, 2.0, 3.0], 1, 0.5, 1, 0)
     rows[8] = (8, [1.0, 2.0, 2.0, 3.0], 1, 0.5, None, 0)
+    rows[9] = (9, None, 1, 0.5, 1, 0)
     df = spark.createDataFrame(rows, "id long, x array<double>, n int, r double, y long, v int")
     path = tmp_path_factory.mktemp("scan") / "in"
     df.repartition(3).write.option("parquet.block.size", 16384).parquet(str(path))
@@ -62,7 +63,9 @@ def read_split(ds, split):
     {"feature_cols": ["id", "x", "n"], "label_col": "y", "validation": 0.25, "drop_invalid": True},
     {"feature_cols": ["x", "id"], "label_col": "r", "validation": "v", "drop_invalid": True, "seed": 9},
     {"feature_cols": ["id", "x"], "label_col": "y", "validation": 0.3, "seed": 2 ** 40, "drop_invalid": True},
-], ids=["fraction", "column-regression", "long-seed"])
+    {"feature_cols": ["n", "x", "id"], "label_col": "y", "validation": 0.2, "assemble_as": "features",
+     "drop_invalid": True},
+], ids=["fraction", "column-regression", "long-seed", "assembled"])
 def test_the_tasks_write_what_spark_writes(spark, source, tmp_path, kwargs):
     plain = spark.read.parquet(source)
     assert len(plain_parquet_files(plain)) == 3
@@ -70,7 +73,7 @@ def test_the_tasks_write_what_spark_writes(spark, source, tmp_path, kwargs):
     through_spark = sdk.materialize(plain.repartition(3), str(tmp_path / "spark"), num_shards=2, **kwargs)
     assert direct.info.created["input_read_by"] == "pyarrow"
     assert through_spark.info.created["input_read_by"] == "spark"
-    invalid = 3 if kwargs["label_col"] == "y" else 2        # the NaN, the null element (and the null label)
+    invalid = 4 if kwargs["label_col"] == "y" else 3   # the NaN, the null element, the null array (null label)
     assert direct.info.dropped == through_spark.info.dropped == {"invalid_rows": invalid, "unreadable_images": 0}
     for split in ("train", "validation"):
         assert direct.row_count(split) == through_spark.row_count(split) > 100
@@ -82,7 +85,7 @@ def test_the_tasks_write_what_spark_writes(spark, source, tmp_path, kwargs):
 
 def test_bad_rows_fail_as_through_spark_and_nothing_is_written(spark, source, tmp_path):
     out = tmp_path / "bad"
-    with pytest.raises(DataError, match=r"column 'x': 2 row\(s\); column 'y': 1 row"):
+    with pytest.raises(DataError, match=r"column 'x': 3 row\(s\); column 'y': 1 row"):
         sdk.materialize(spark.read.parquet(source), str(out), ["x"], "y", validation=0.2)
     assert not out.exists() and not list(tmp_path.iterdir())
 

@@ -5,12 +5,12 @@ computed: the converted features and label, the split flag, one flag per check a
 lengths. :class:`ArrowStage` computes them with pyarrow and numpy, with Spark's semantics: the
 same float32 rounding, the same null/NaN rules, and the fraction split from Spark's own
 ``xxhash64`` (:mod:`sparkdl_kit.etl.spark_hash`), so each row lands in the same split either way.
-It covers numeric scalars, numeric arrays, integer or floating labels (not indexed) and either kind
-of split; :func:`describe` returns ``None`` for anything else (vectors, images, strings, decimals,
-``assemble_as``), and Spark does the work.
+It covers numeric scalars and arrays (also joined by ``assemble_as``), integer or floating labels
+(not indexed) and either kind of split; :func:`describe` returns ``None`` for anything else
+(vectors, images, strings, decimals), and Spark does the work.
 
 Example:
-    >>> stage = describe(df, plan_specs, label, 0.2, 0, None, layout)   # doctest: +SKIP
+    >>> stage = describe(df, feature_specs, label, 0.2, 0, None, layout)   # doctest: +SKIP
     >>> staged = stage.stage(pyarrow_table)                             # doctest: +SKIP
 """
 
@@ -32,6 +32,7 @@ class ArrowStage:
 
     Attributes:
         features: ``(column, kind)`` pairs in order, ``kind`` scalar or array.
+        assemble_as: the one array column the features are concatenated into, or ``""``.
         label: the label column, or ``""``.
         label_dtype: ``"int64"`` (class ids) or ``"float32"`` (regression).
         threshold: rows whose hash bucket is below it are validation rows (fraction split), else ``None``.
@@ -41,6 +42,7 @@ class ArrowStage:
     """
 
     features: tuple
+    assemble_as: str
     label: str
     label_dtype: str
     threshold: int | None
@@ -60,7 +62,7 @@ class ArrowStage:
         rows = table.num_rows
         running = spark_hash.seeded(self.seed, rows) if self.threshold is not None else None
         out, checks, sizes = {}, [], []
-        for name, kind in self.features:
+        for name, kind in self.features:       # chained in order: the hash of their concatenation
             column = _array_of(table.column(name))
             if kind == SCALAR:
                 out[name], bad, running = _scalar(column, running)
@@ -68,6 +70,9 @@ class ArrowStage:
                 out[name], bad, length, running = _array(column, running)
                 sizes.append(length)
             checks.append(bad)
+        if self.assemble_as:
+            out = {self.assemble_as: _concatenated(list(out.values()))}
+            checks = [np.logical_or.reduce(checks)]
         if self.label:
             out[self.label], bad, running = _label(_array_of(table.column(self.label)), self.label_dtype,
                                                    running)
@@ -122,9 +127,7 @@ def _array(column, running):
 
     converted = pc.cast(column, _list_of_float(), safe=False)
     valid = _valid(converted)
-    offsets = np.asarray(converted.offsets.to_numpy(), dtype=np.int64)
-    offsets = offsets - offsets[0]
-    values = np.asarray(converted.flatten().to_numpy(zero_copy_only=False), dtype=np.float32)  # nulls: NaN
+    offsets, values = _offsets_and_values(converted)
     nan = np.isnan(values)
     bad = ~valid
     if nan.any():
@@ -134,6 +137,39 @@ def _array(column, running):
     if running is not None:
         running = _hash_rows(values, offsets, length, ~bad, running)
     return converted, bad, length, running
+
+
+def _offsets_and_values(array):
+    """A list array's offsets (from 0) and its values as float32 numpy (null values are NaN)."""
+    raw = np.asarray(array.offsets.to_numpy(), dtype=np.int64)
+    values = array.values.slice(raw[0], raw[-1] - raw[0])       # the rows' values, null rows' included
+    return raw - raw[0], np.asarray(values.to_numpy(zero_copy_only=False), dtype=np.float32)
+
+
+def _concatenated(parts):
+    """``F.concat`` of float32 scalars (as one-element arrays) and ``array<float>`` columns, row by row.
+
+    Rows with a null part are invalid (their concatenation is null in Spark) and are never written;
+    here they just get the other parts' values.
+    """
+    import pyarrow as pa
+
+    rows = len(parts[0])
+    pieces = [_offsets_and_values(p) if pa.types.is_list(p.type) else
+              (np.arange(rows + 1, dtype=np.int64), np.asarray(p.to_numpy(zero_copy_only=False), dtype=np.float32))
+              for p in parts]
+    lengths = [np.diff(offsets) for offsets, _ in pieces]
+    if all(len(n) == 0 or (n == n[0]).all() for n in lengths):          # fixed widths: one block copy
+        widths = [int(n[0]) if len(n) else 0 for n in lengths]
+        values = np.concatenate([v.reshape(rows, w) for (_, v), w in zip(pieces, widths)], axis=1).ravel()
+        offsets = np.arange(rows + 1, dtype=np.int64) * sum(widths)
+    else:
+        offsets = np.concatenate([[0], np.cumsum(np.sum(lengths, axis=0))])
+        values, before = np.empty(offsets[-1], dtype=np.float32), offsets[:-1].copy()
+        for (part_offsets, part_values), n in zip(pieces, lengths):
+            values[np.arange(len(part_values)) + np.repeat(before - part_offsets[:-1], n)] = part_values
+            before += n
+    return pa.ListArray.from_arrays(pa.array(offsets.astype(np.int32)), pa.array(values), type=_list_of_float())
 
 
 def _hash_rows(values, offsets, length, rows_to_hash, running):
@@ -186,11 +222,11 @@ def _supported(field, kind: str) -> bool:
 
 
 def describe(df, specs, label, validation, seed, assemble_as, layout: CheckLayout) -> ArrowStage | None:
-    """The :class:`ArrowStage` of these prepared specs, or ``None`` when one of them needs Spark."""
+    """The :class:`ArrowStage` of these feature specs (before ``assemble_as`` joins them), or ``None``
+    when one of them needs Spark."""
     from pyspark.sql import types as T
 
-    if assemble_as or any(s.kind not in (SCALAR, ARRAY) or not _supported(column_field(df, s.name), s.kind)
-                          for s in specs):
+    if any(s.kind not in (SCALAR, ARRAY) or not _supported(column_field(df, s.name), s.kind) for s in specs):
         return None
     names = [s.name for s in specs]
     if label is not None:
@@ -204,7 +240,8 @@ def describe(df, specs, label, validation, seed, assemble_as, layout: CheckLayou
         split_col = validation
     elif validation:
         threshold = int(round(float(validation) * _BUCKETS))
-    return ArrowStage(features=tuple((s.name, s.kind) for s in specs), label=label.name if label else "",
+    return ArrowStage(features=tuple((s.name, s.kind) for s in specs), assemble_as=assemble_as or "",
+                      label=label.name if label else "",
                       label_dtype=label.dtype if label else "", threshold=threshold, seed=int(seed),
                       split_col=split_col, layout=layout)
 

@@ -123,7 +123,8 @@ def prepare(df, feature_cols: list[str] | str | None = None, label_col: str | No
 
 @dataclass
 class _Staged:
-    """The converted columns with one flag column per check, before any Spark job."""
+    """The converted columns with one flag column per check, before any Spark job (``parts``: the
+    feature specs before ``assemble_as`` joined them)."""
 
     stage: object
     specs: list
@@ -132,13 +133,14 @@ class _Staged:
     checks: list
     sizes: list
     images: list
+    parts: list
 
 
 def _stage(df, feature_cols, label_col, validation, seed, assemble_as, index_labels) -> _Staged:
     from pyspark.sql import functions as F
 
     names = _names(df, feature_cols, label_col, validation)
-    specs = [feature_spec(df, c) for c in names]
+    specs = parts = [feature_spec(df, c) for c in names]
     if assemble_as:
         if assemble_as == label_col:
             raise ConfigError(f"assemble_as='{assemble_as}' is also the label column; pick another name.")
@@ -176,7 +178,7 @@ def _stage(df, feature_cols, label_col, validation, seed, assemble_as, index_lab
     is_val = split.is_validation if split.is_validation is not None else F.lit(False)
     stage = stage.withColumn(_BAD, bad).withColumn(_BAD_IMAGE, bad_image) \
                  .withColumn(SPLIT_COL, F.coalesce(is_val, F.lit(False)))
-    return _Staged(stage, specs, label, split, checks, sizes, images)
+    return _Staged(stage, specs, label, split, checks, sizes, images, parts)
 
 
 @dataclass
@@ -264,7 +266,7 @@ def prepare_for_write(df, feature_cols: list[str] | str | None = None, label_col
             shapes[spec.name] = (spec.scalar_parts + sum(parts),)
         return shapes
 
-    arrow = arrow_stage.describe(df, staged.specs, label, validation, seed, assemble_as, layout)
+    arrow = arrow_stage.describe(df, staged.parts, label, validation, seed, assemble_as, layout)
     return WritePlan(frame, layout, {s.name: s.dtype for s in staged.specs}, label is not None,
                      staged.split.names, guess_shapes, finish, arrow)
 
