@@ -37,13 +37,13 @@ class HadoopFS:
     """The driver's view of a URL's filesystem, through the Spark JVM (no Python dependency per scheme)."""
 
     def __init__(self, spark, url: str):
-        jvm = spark.sparkContext._jvm
-        self._jvm = jvm
+        # Looked up once: each name of the dotted path is a JVM round trip.
+        self._path_class = spark.sparkContext._jvm.org.apache.hadoop.fs.Path
         self._conf = spark.sparkContext._jsc.hadoopConfiguration()
-        self._fs = jvm.org.apache.hadoop.fs.Path(url).getFileSystem(self._conf)
+        self._fs = self._path(url).getFileSystem(self._conf)
 
     def _path(self, url: str):
-        return self._jvm.org.apache.hadoop.fs.Path(url)
+        return self._path_class(url)
 
     def exists(self, url: str) -> bool:
         return bool(self._fs.exists(self._path(url)))

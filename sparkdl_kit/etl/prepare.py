@@ -176,8 +176,8 @@ def _stage(df, feature_cols, label_col, validation, seed, assemble_as, index_lab
     for _, expr in checks:
         bad = bad | expr
     is_val = split.is_validation if split.is_validation is not None else F.lit(False)
-    stage = stage.withColumn(_BAD, bad).withColumn(_BAD_IMAGE, bad_image) \
-                 .withColumn(SPLIT_COL, F.coalesce(is_val, F.lit(False)))
+    stage = stage.select("*", bad.alias(_BAD), bad_image.alias(_BAD_IMAGE),
+                         F.coalesce(is_val, F.lit(False)).alias(SPLIT_COL))
     return _Staged(stage, specs, label, split, checks, sizes, images, parts)
 
 
@@ -194,7 +194,7 @@ class WritePlan:
         guess_shapes: ``guess_shapes()`` reads one row and returns each feature's shape as that row
             has it (to size row groups before the write; the write checks every row).
         finish: ``finish(stats)`` applies the check pass's rules to the merged counts and returns the
-            :class:`Prepared` description (its ``df`` is not used), or raises.
+            :class:`Prepared` description (its ``df`` is ``None``), or raises.
         arrow: the same staging done by a task on raw Arrow rows
             (:class:`~sparkdl_kit.etl.arrow_stage.ArrowStage`), or ``None`` when only Spark can do it.
     """
@@ -252,7 +252,7 @@ def prepare_for_write(df, feature_cols: list[str] | str | None = None, label_col
     def finish(merged: dict) -> Prepared:
         stats = dict(merged, labels=labels)
         return _finish(staged.stage, stats, staged.specs, label, staged.split, staged.sizes, staged.images,
-                       drop_invalid, skip_bad_images, validation)
+                       drop_invalid, skip_bad_images, validation, with_df=False)
 
     def guess_shapes() -> dict:
         row = frame.select(*size_cols).head() if size_cols else None
@@ -300,7 +300,10 @@ def _scan(stage, checks, images, sizes, label) -> dict:
             for k, v in row.items()}
 
 
-def _finish(stage, stats, specs, label, split, sizes, images, drop_invalid, skip_bad_images, validation):
+def _finish(stage, stats, specs, label, split, sizes, images, drop_invalid, skip_bad_images, validation,
+            with_df: bool = True):
+    """Applies the rules to the counts (raises on a failure) and describes the result; ``with_df``
+    builds the converted DataFrame (the one-pass write has already written the rows)."""
     from pyspark.sql import functions as F
 
     def fail(exc):
@@ -361,7 +364,7 @@ def _finish(stage, stats, specs, label, split, sizes, images, drop_invalid, skip
         logger.warning("left out %d row(s) with null/NaN values and %d unreadable image(s)",
                        dropped_invalid, dropped_images)
 
-    mapping, num_classes, label_expr = None, None, []
+    mapping, num_classes = None, None
     if label is not None:
         if label.needs_mapping:
             mapping = sorted(stats["labels"])
@@ -371,10 +374,11 @@ def _finish(stage, stats, specs, label, split, sizes, images, drop_invalid, skip
                 num_classes = int(stats["label_max"]) + 1
             else:
                 logger.warning("label column '%s' has negative values; num_classes is left unset", label.name)
-        label_expr = [indexed(label, mapping).alias(label.name)]
-    ok = ~F.col(_BAD) & ~F.col(_BAD_IMAGE)
-    out = stage.where(ok) if (dropped_invalid or dropped_images) else stage
-    out = out.select(*[F.col(s.name) for s in specs], *label_expr, F.col(SPLIT_COL))
+    out = None
+    if with_df:
+        label_expr = [indexed(label, mapping).alias(label.name)] if label is not None else []
+        out = stage.where(~F.col(_BAD) & ~F.col(_BAD_IMAGE)) if (dropped_invalid or dropped_images) else stage
+        out = out.select(*[F.col(s.name) for s in specs], *label_expr, F.col(SPLIT_COL))
     return Prepared(
         df=out, feature_cols=[s.name for s in specs], label_col=label.name if label else None,
         feature_shapes=shapes, feature_dtypes={s.name: s.dtype for s in specs},
