@@ -345,3 +345,23 @@ def test_unreachable_driver_falls_back_to_status_markers_on_stdout(caplog):
     rank, state = output.first_problem()
     assert rank == 1 and state.failure["type"] == "ValueError" and state.failure["message"] == "boom offline"
     assert "[rank 1] still printed" in [r.getMessage() for r in caplog.records]
+
+
+@pytest.mark.parametrize("grace, timed_out", [(float("inf"), 1.0), (2.0, None)], ids=["elastic", "static"])
+def test_the_time_limit_holds_after_a_worker_failed_when_the_run_waits_for_a_replacement(grace, timed_out):
+    """Elastic runs (no grace limit) wait for a replacement and still time out; in a static run the
+    failure, not the time limit, stops the run and is its cause."""
+    import threading
+
+    from sparkdl_kit.launch.horovod_spark import _Watchdog
+    from sparkdl_kit.launch.output import WorkerOutput
+
+    output, abort = WorkerOutput(), threading.Event()
+    output.problem.set()                        # a worker failed or was lost
+    watchdog = _Watchdog(None, "group", output, abort, timeout=1.0, grace=grace)
+    watchdog.start()
+    try:
+        assert abort.wait(8), "the watchdog never stopped the run"
+        assert watchdog.timed_out == timed_out
+    finally:
+        watchdog.stop()

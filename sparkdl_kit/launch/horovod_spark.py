@@ -109,10 +109,13 @@ class _Watchdog(threading.Thread):
             if aborted_at is None:
                 if self._output.problem.is_set():
                     problem_at = problem_at or now
-                    if now - problem_at >= self._grace:
-                        logger.info("a worker failed and the others are still running: stopping them")
-                        aborted_at = self._stop_workers(now)
-                elif self._timeout is not None and now - start >= self._timeout:
+                # A failure that will stop the run is its cause; an elastic run (no grace limit) waits
+                # for a replacement, and its time limit still holds.
+                failure_pending = problem_at is not None and self._grace != float("inf")
+                if failure_pending and now - problem_at >= self._grace:
+                    logger.info("a worker failed and the others are still running: stopping them")
+                    aborted_at = self._stop_workers(now)
+                elif not failure_pending and self._timeout is not None and now - start >= self._timeout:
                     logger.warning("the run exceeded timeout=%g s: stopping its workers", self._timeout)
                     self.timed_out = self._timeout
                     aborted_at = self._stop_workers(now)
