@@ -35,6 +35,19 @@ from sparkdl_kit.errors import ConfigError
 logger = logging.getLogger(__name__)
 
 
+def _return_freed_memory_at_once() -> None:
+    """Lets pyarrow's jemalloc give freed pages back to the OS at once instead of after a second.
+
+    The reader frees a row group's buffers as fast as it reads the next ones (hundreds of MB/s);
+    with jemalloc's default decay the process kept up to a second of them, so its peak RSS grew with
+    the length of the read (measured: +13 to +18% from 1M to 10M rows; flat with this).
+    """
+    import pyarrow as pa
+
+    if pa.default_memory_pool().backend_name == "jemalloc":
+        pa.jemalloc_set_decay_ms(0)
+
+
 def list_row_groups(url: str):
     """``(open_fn, pieces)``: Petastorm's row-group pieces (``.path``, ``.row_group``) of a Parquet folder."""
     import pyarrow.parquet as pq
@@ -64,6 +77,7 @@ class PetastormReader(Reader):
     def __init__(self, url: str, columns: list[str], shard: tuple[int, int] = (0, 1), shuffle: bool = True,
                  seed: int | None = None, num_epochs: int | None = 1, workers: int = 2, in_flight: int | None = None):
         super().__init__(url, columns, shard, shuffle, seed, num_epochs, workers)
+        _return_freed_memory_at_once()
         rank, size = shard
         self._open, pieces = list_row_groups(url)
         self._stride = len(pieces) < size
