@@ -38,11 +38,7 @@ class HorovodLocalLauncher(Launcher):
         horovod_runner = require("horovod.runner")
         output = WorkerOutput(spec.log_tail_lines)
         with OutputServer(output) as server:
-            worker_spec = WorkerSpec(
-                fn=spec.fn, args=tuple(spec.args), kwargs=dict(spec.kwargs), run_id=spec.run_id,
-                run_dir=spec.run_dir, output_address=server.address, output_token=server.token,
-                cpu_threads=spec.cpu_threads_per_worker,
-                extra_env={**spec.env, **thread_env(spec.cpu_threads_per_worker)})
+            worker_spec = WorkerSpec.for_run(spec, server, {**spec.env, **thread_env(spec.cpu_threads_per_worker)})
             error: BaseException | None = None
             results: list[Any] = []
             with horovod_abort_event(), horovod_services_bound(LOOPBACK, LOOPBACK):

@@ -177,10 +177,7 @@ class HorovodSparkLauncher(Launcher):
         output = WorkerOutput(spec.log_tail_lines)
         bind, advertised = driver_addresses(spark_context)
         with OutputServer(output, host=bind, advertised_host=advertised) as server:
-            worker_spec = WorkerSpec(
-                fn=spec.fn, args=tuple(spec.args), kwargs=dict(spec.kwargs), run_id=spec.run_id,
-                run_dir=spec.run_dir, output_address=server.address, output_token=server.token,
-                cpu_threads=spec.cpu_threads_per_worker, extra_env=dict(spec.env))
+            worker_spec = WorkerSpec.for_run(spec, server, spec.env)
             # The run id in the workers' initial environment marks their processes as this run's.
             env = {**spec.env, **thread_env(spec.cpu_threads_per_worker), IN_WORKER_ENV: spec.run_id}
             sinks = (HorovodStreamSink(output, "stdout"), HorovodStreamSink(output, "stderr"))

@@ -36,6 +36,14 @@ class WorkerSpec:
     cpu_threads: int
     extra_env: Mapping[str, str] = field(default_factory=dict)
 
+    @classmethod
+    def for_run(cls, spec, server, extra_env: Mapping[str, str]) -> "WorkerSpec":
+        """The workers' part of a :class:`~sparkdl_kit.launch.base.LaunchSpec`, reporting to ``server``
+        (an :class:`~sparkdl_kit.launch.output.OutputServer`)."""
+        return cls(fn=spec.fn, args=tuple(spec.args), kwargs=dict(spec.kwargs), run_id=spec.run_id,
+                   run_dir=spec.run_dir, output_address=server.address, output_token=server.token,
+                   cpu_threads=spec.cpu_threads_per_worker, extra_env=dict(extra_env))
+
 
 def thread_env(cpu_threads: int) -> dict[str, str]:
     """The environment variables that cap a worker's CPU threads (OpenMP, MKL, TensorFlow)."""
